@@ -1,0 +1,799 @@
+//! The request head parser (RFC 9112 §2-§7, field syntax from RFC 9110 §5).
+//!
+//! A push parser in the manner of `httparse`: `parse` looks at the bytes received so far and
+//! answers `Complete` (with the request, borrowed from the buffer: nothing is copied),
+//! `Partial` (every byte so far is valid, send more), or a `Reject` as soon as a byte proves
+//! the request bad. Limits are checked by position, so a request split anywhere gives the
+//! same answer as the request whole. Only the fields `who` acts on are kept.
+
+use super::{Reject, Status};
+
+/// Longest request line, without its line ending; past it: 414.
+pub const MAX_REQUEST_LINE: usize = 8 * 1024;
+/// Longest header section (field lines and the empty line that ends them); past it: 431.
+pub const MAX_HEADER_SECTION: usize = 16 * 1024;
+/// Most field lines in a request; past it: 431.
+pub const MAX_FIELDS: usize = 100;
+/// Largest request body read (and discarded); past it: 413.
+pub const MAX_BODY: u64 = 1024 * 1024;
+
+/// How the request body is framed (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request<'b> {
+    pub method: &'b [u8],
+    pub target: &'b [u8],
+    /// 0 for HTTP/1.0; 1 for HTTP/1.1 and any later 1.x, which are answered as 1.1.
+    pub minor_version: u8,
+    /// The connection stays open after the answer (RFC 9112 §9.3).
+    pub keep_alive: bool,
+    pub body: Body,
+    /// `Expect: 100-continue`: the client waits before sending its body.
+    pub expect_continue: bool,
+    /// Bytes of the buffer the head took, with an ignored leading empty line.
+    pub head_len: usize,
+}
+
+const fn byte_table(extra: &[u8], alphanumeric: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = alphanumeric && (i as u8).is_ascii_alphanumeric();
+        i += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+/// `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|"
+///        / "~" / DIGIT / ALPHA` (RFC 9110 §5.6.2); `token = 1*tchar`.
+static TOKEN: [bool; 256] = byte_table(b"!#$%&'*+-.^_`|~", true);
+
+/// `reg-name = *( unreserved / pct-encoded / sub-delims )` (RFC 3986 §3.2.2), with the
+/// characters of an IP address; `unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"`,
+/// `sub-delims = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="`.
+static HOST: [bool; 256] = byte_table(b"-._~%!$&'()*+,;=", true);
+
+fn is_token(b: u8) -> bool {
+    TOKEN[b as usize]
+}
+
+/// The request target is kept to `VCHAR` (%x21-7E): no spaces, no controls, no raw UTF-8.
+fn is_target(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b)
+}
+
+/// `field-value = *field-content`; `field-vchar = VCHAR / obs-text`, with SP and HTAB inside.
+/// NUL, CR, LF and the other controls are refused (RFC 9110 §5.5).
+fn is_field_value(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
+
+const BAD_METHOD: Reject = Reject::new(
+    400,
+    "request line: the method is not a token followed by one space",
+);
+const BAD_TARGET: Reject = Reject::new(
+    400,
+    "request line: the target is not visible ASCII followed by one space",
+);
+const BAD_TARGET_FORM: Reject = Reject::new(
+    400,
+    "request line: the target is not origin-form, absolute-form, authority-form or *",
+);
+const BAD_VERSION: Reject = Reject::new(400, "request line: the version is not HTTP/DIGIT.DIGIT");
+const BAD_LINE_END: Reject = Reject::new(400, "a line ends with something other than CRLF or LF");
+const UNSUPPORTED_VERSION: Reject = Reject::new(505, "only HTTP/1.x is supported");
+const LINE_TOO_LONG: Reject = Reject::new(414, "request line longer than 8 KiB");
+const HEADERS_TOO_LARGE: Reject = Reject::new(431, "header section larger than 16 KiB");
+const TOO_MANY_FIELDS: Reject = Reject::new(431, "more than 100 header fields");
+const OBS_FOLD: Reject = Reject::new(
+    400,
+    "a field line starts with whitespace (obsolete line folding)",
+);
+const SPACE_BEFORE_COLON: Reject =
+    Reject::new(400, "whitespace between a field name and its colon");
+const NO_COLON: Reject = Reject::new(400, "a field line has no colon");
+const BAD_FIELD_NAME: Reject = Reject::new(400, "a field name is not a token");
+const BAD_FIELD_VALUE: Reject = Reject::new(
+    400,
+    "a field value holds NUL, CR or another control character",
+);
+const MISSING_HOST: Reject = Reject::new(400, "HTTP/1.1 request without a Host field");
+const REPEATED_HOST: Reject = Reject::new(400, "more than one Host field");
+const BAD_HOST: Reject = Reject::new(400, "the Host field is not host[:port]");
+const BAD_CONTENT_LENGTH: Reject = Reject::new(400, "Content-Length is not plain digits");
+const CONFLICTING_CONTENT_LENGTH: Reject =
+    Reject::new(400, "Content-Length fields with different values");
+const BODY_TOO_LARGE: Reject = Reject::new(413, "request body larger than 1 MiB");
+const LENGTH_AND_CHUNKED: Reject = Reject::new(400, "both Transfer-Encoding and Content-Length");
+const TRANSFER_ENCODING_IN_HTTP10: Reject =
+    Reject::new(400, "Transfer-Encoding in an HTTP/1.0 request");
+const UNSUPPORTED_CODING: Reject = Reject::new(501, "a transfer coding other than chunked");
+const CHUNKED_NOT_FINAL: Reject =
+    Reject::new(400, "Transfer-Encoding does not end with one chunked");
+
+/// The scan reached the end of `view`. If `view` is the whole buffer, wait for more bytes;
+/// if it was cut short at a limit, the limit is exceeded.
+fn out_of_bytes<T>(view: &[u8], buf: &[u8], limit: Reject) -> Result<Status<T>, Reject> {
+    if view.len() < buf.len() {
+        Err(limit)
+    } else {
+        Ok(Status::Partial)
+    }
+}
+
+/// The line ending at `buf[i]`: `CRLF`, or a bare `LF`, which RFC 9112 §2.2 lets a recipient
+/// accept (as nginx and httparse do). Returns the index after it, or `None` if cut short.
+fn line_end(buf: &[u8], i: usize) -> Result<Option<usize>, Reject> {
+    match (buf.get(i), buf.get(i + 1)) {
+        (Some(b'\n'), _) => Ok(Some(i + 1)),
+        (Some(b'\r'), Some(b'\n')) => Ok(Some(i + 2)),
+        (Some(b'\r'), None) | (None, _) => Ok(None),
+        _ => Err(BAD_LINE_END),
+    }
+}
+
+/// What the parser remembers of the fields, as they go by.
+#[derive(Default)]
+struct Fields {
+    count: usize,
+    hosts: usize,
+    content_length: Option<u64>,
+    transfer_encoding: bool,
+    chunked: usize,
+    last_coding_is_chunked: bool,
+    unknown_coding: bool,
+    close: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+/// Splits a list-valued field (`#element`, RFC 9110 §5.6.1) into its non-empty elements.
+fn elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(|e| e.trim_ascii())
+        .filter(|e| !e.is_empty())
+}
+
+impl Fields {
+    fn record(&mut self, name: &[u8], value: &[u8]) -> Result<(), Reject> {
+        if name.eq_ignore_ascii_case(b"host") {
+            self.hosts += 1;
+            if !valid_host(value) {
+                return Err(BAD_HOST);
+            }
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            // `Content-Length = 1*DIGIT` (RFC 9110 §8.6); a list such as "5, 5" is refused too.
+            if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+                return Err(BAD_CONTENT_LENGTH);
+            }
+            // Saturating: any huge value is simply "too large".
+            let length = value.iter().fold(0u64, |n, &d| {
+                n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+            });
+            if self
+                .content_length
+                .is_some_and(|previous| previous != length)
+            {
+                return Err(CONFLICTING_CONTENT_LENGTH);
+            }
+            self.content_length = Some(length);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            self.transfer_encoding = true;
+            for coding in elements(value) {
+                let chunked = coding.eq_ignore_ascii_case(b"chunked");
+                self.chunked += usize::from(chunked);
+                self.unknown_coding |= !chunked;
+                self.last_coding_is_chunked = chunked;
+            }
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for option in elements(value) {
+                self.close |= option.eq_ignore_ascii_case(b"close");
+                self.keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            self.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
+        }
+        Ok(())
+    }
+
+    /// The body framing, by RFC 9112 §6.1 and §6.3.
+    fn body(&self, minor_version: u8) -> Result<Body, Reject> {
+        if self.transfer_encoding {
+            if self.content_length.is_some() {
+                return Err(LENGTH_AND_CHUNKED);
+            }
+            if minor_version == 0 {
+                return Err(TRANSFER_ENCODING_IN_HTTP10);
+            }
+            if self.unknown_coding {
+                return Err(UNSUPPORTED_CODING);
+            }
+            if self.chunked != 1 || !self.last_coding_is_chunked {
+                return Err(CHUNKED_NOT_FINAL);
+            }
+            return Ok(Body::Chunked);
+        }
+        match self.content_length {
+            Some(length) if length > MAX_BODY => Err(BODY_TOO_LARGE),
+            Some(0) | None => Ok(Body::None),
+            Some(length) => Ok(Body::Length(length)),
+        }
+    }
+}
+
+/// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2), `uri-host = IP-literal / IPv4address /
+/// reg-name`, `port = *DIGIT`. An empty value is allowed: RFC 9112 §3.2 has clients send one
+/// when the target has no authority.
+fn valid_host(value: &[u8]) -> bool {
+    let (host, port) = match value.strip_prefix(b"[") {
+        // IP-literal = "[" ( IPv6address / IPvFuture ) "]"
+        Some(rest) => match rest.iter().position(|&b| b == b']') {
+            Some(end) => {
+                let literal = &rest[..end];
+                if literal.is_empty()
+                    || !literal
+                        .iter()
+                        .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+                {
+                    return false;
+                }
+                (&b""[..], &rest[end + 1..])
+            }
+            None => return false,
+        },
+        None => match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon..]),
+            None => (value, &b""[..]),
+        },
+    };
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    port_ok && host.iter().all(|&b| HOST[b as usize])
+}
+
+/// The four forms of `request-target` (RFC 9112 §3.2): origin-form `/path?query`,
+/// absolute-form `http://host/path`, authority-form `host:port` (CONNECT only) and
+/// asterisk-form `*` (OPTIONS only).
+fn valid_target_form(method: &[u8], target: &[u8]) -> bool {
+    match target {
+        [b'/', ..] => true,
+        b"*" => method == b"OPTIONS",
+        _ if method == b"CONNECT" => !target.contains(&b'/'),
+        _ => absolute_form_rest(target).is_some(),
+    }
+}
+
+/// For an absolute-form target `scheme "://" authority path-abempty [ "?" query ]`, the part
+/// after the scheme's `://`. `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+fn absolute_form_rest(target: &[u8]) -> Option<&[u8]> {
+    let colon = target.iter().position(|&b| b == b':')?;
+    let scheme = &target[..colon];
+    let scheme_ok = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if scheme_ok {
+        target[colon + 1..].strip_prefix(b"//")
+    } else {
+        None
+    }
+}
+
+impl<'b> Request<'b> {
+    /// The path of the target without its query: `/who?x=1` and `http://host/who` both give
+    /// `/who`. `None` for authority-form and asterisk-form, which name no path.
+    pub fn path(&self) -> Option<&'b [u8]> {
+        let target = self.target;
+        let path_and_query = if target.starts_with(b"/") {
+            target
+        } else {
+            let rest = absolute_form_rest(target)?;
+            let authority_end = rest
+                .iter()
+                .position(|&b| b == b'/' || b == b'?')
+                .unwrap_or(rest.len());
+            match &rest[authority_end..] {
+                // path-abempty may be empty: "http://host" and "http://host?q" mean "/".
+                [] | [b'?', ..] => return Some(b"/"),
+                rest => rest,
+            }
+        };
+        let end = path_and_query
+            .iter()
+            .position(|&b| b == b'?' || b == b'#')
+            .unwrap_or(path_and_query.len());
+        Some(&path_and_query[..end])
+    }
+}
+
+/// Parses the request head at the start of `buf`.
+///
+/// ```text
+/// HTTP-message   = start-line CRLF *( field-line CRLF ) CRLF [ message-body ]
+/// request-line   = method SP request-target SP HTTP-version
+/// field-line     = field-name ":" OWS field-value OWS
+/// ```
+pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
+    // "a server that is expecting to receive and parse a request-line SHOULD ignore at least
+    // one empty line (CRLF) received prior to the request-line" (RFC 9112 §2.2). One, here.
+    let start = match buf {
+        [b'\r'] => return Ok(Status::Partial),
+        [b'\r', b'\n', ..] => 2,
+        [b'\n', ..] => 1,
+        _ => 0,
+    };
+
+    // request-line = method SP request-target SP HTTP-version
+    let view = &buf[..buf.len().min(start + MAX_REQUEST_LINE)];
+    let mut i = start;
+    // method = token
+    while i < view.len() && is_token(view[i]) {
+        i += 1;
+    }
+    let method = &view[start..i];
+    match view.get(i) {
+        None => return out_of_bytes(view, buf, LINE_TOO_LONG),
+        Some(b' ') if !method.is_empty() => i += 1,
+        Some(_) => return Err(BAD_METHOD),
+    }
+    let target_start = i;
+    while i < view.len() && is_target(view[i]) {
+        i += 1;
+    }
+    let target = &view[target_start..i];
+    match view.get(i) {
+        None => return out_of_bytes(view, buf, LINE_TOO_LONG),
+        Some(b' ') if !target.is_empty() => i += 1,
+        Some(_) => return Err(BAD_TARGET),
+    }
+    // HTTP-version = HTTP-name "/" DIGIT "." DIGIT, HTTP-name = %s"HTTP" (case-sensitive)
+    let version = &view[i..view.len().min(i + 8)];
+    for (k, &b) in version.iter().enumerate() {
+        let expected = match k {
+            0..=4 => b == b"HTTP/"[k],
+            6 => b == b'.',
+            _ => b.is_ascii_digit(),
+        };
+        if !expected {
+            return Err(BAD_VERSION);
+        }
+    }
+    if version.len() < 8 {
+        return out_of_bytes(view, buf, LINE_TOO_LONG);
+    }
+    if version[5] != b'1' {
+        return Err(UNSUPPORTED_VERSION);
+    }
+    let minor_version = u8::from(version[7] != b'0');
+    i += 8;
+    // The line ending may sit just past the limit: the limit counts the line without it.
+    i = match line_end(buf, i)? {
+        Some(next) => next,
+        None => return Ok(Status::Partial),
+    };
+    if !valid_target_form(method, target) {
+        return Err(BAD_TARGET_FORM);
+    }
+
+    // *( field-line CRLF ) CRLF
+    let view = &buf[..buf.len().min(i + MAX_HEADER_SECTION)];
+    let mut fields = Fields::default();
+    let head_len = loop {
+        match view.get(i) {
+            None => return out_of_bytes(view, buf, HEADERS_TOO_LARGE),
+            Some(b'\r' | b'\n') => match line_end(view, i)? {
+                Some(end) => break end,
+                None => return out_of_bytes(view, buf, HEADERS_TOO_LARGE),
+            },
+            // obs-fold = OWS CRLF RWS: "A server that receives an obs-fold in a request
+            // message ... MUST either reject the message by sending a 400" (RFC 9112 §5.2).
+            // The same bytes before the first field are refused too (§2.2).
+            Some(b' ' | b'\t') => return Err(OBS_FOLD),
+            Some(_) => {}
+        }
+        fields.count += 1;
+        if fields.count > MAX_FIELDS {
+            return Err(TOO_MANY_FIELDS);
+        }
+        // field-name = token
+        let name_start = i;
+        while i < view.len() && is_token(view[i]) {
+            i += 1;
+        }
+        let name = &view[name_start..i];
+        match view.get(i) {
+            None => return out_of_bytes(view, buf, HEADERS_TOO_LARGE),
+            Some(b':') if !name.is_empty() => i += 1,
+            // "No whitespace is allowed between the field name and colon ... A server MUST
+            // reject ... with a response status code of 400" (RFC 9112 §5.1).
+            Some(b' ' | b'\t') => return Err(SPACE_BEFORE_COLON),
+            Some(b'\r' | b'\n') => return Err(NO_COLON),
+            Some(_) => return Err(BAD_FIELD_NAME),
+        }
+        // OWS field-value OWS
+        while i < view.len() && matches!(view[i], b' ' | b'\t') {
+            i += 1;
+        }
+        let value_start = i;
+        while i < view.len() && is_field_value(view[i]) {
+            i += 1;
+        }
+        let value = view[value_start..i].trim_ascii_end();
+        i = match view.get(i) {
+            None => return out_of_bytes(view, buf, HEADERS_TOO_LARGE),
+            Some(b'\r' | b'\n') => match line_end(view, i)? {
+                Some(next) => next,
+                None => return out_of_bytes(view, buf, HEADERS_TOO_LARGE),
+            },
+            Some(_) => return Err(BAD_FIELD_VALUE),
+        };
+        fields.record(name, value)?;
+    };
+
+    // "A server MUST respond with a 400 ... to any HTTP/1.1 request message that lacks a Host
+    // header field and to any request message that contains more than one Host header field
+    // line or a Host header field with an invalid field value" (RFC 9112 §3.2).
+    if fields.hosts > 1 {
+        return Err(REPEATED_HOST);
+    }
+    if minor_version == 1 && fields.hosts == 0 {
+        return Err(MISSING_HOST);
+    }
+    let body = fields.body(minor_version)?;
+    // HTTP/1.1 persists unless told "close"; HTTP/1.0 closes unless asked "keep-alive" (§9.3).
+    let keep_alive = !fields.close && (minor_version == 1 || fields.keep_alive);
+    Ok(Status::Complete(Request {
+        method,
+        target,
+        minor_version,
+        keep_alive,
+        body,
+        expect_continue: fields.expect_continue,
+        head_len,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(input: &[u8]) -> Request<'_> {
+        match parse(input) {
+            Ok(Status::Complete(request)) => request,
+            other => panic!(
+                "{:?}: expected Complete, got {other:?}",
+                String::from_utf8_lossy(input)
+            ),
+        }
+    }
+
+    fn rejected(input: &[u8]) -> Reject {
+        match parse(input) {
+            Err(reject) => reject,
+            other => panic!(
+                "{:?}: expected a rejection, got {other:?}",
+                String::from_utf8_lossy(input)
+            ),
+        }
+    }
+
+    #[test]
+    fn simple_get() {
+        let input = b"GET /who HTTP/1.1\r\nHost: localhost:8080\r\n\r\n";
+        let request = complete(input);
+        assert_eq!(request.method, b"GET");
+        assert_eq!(request.target, b"/who");
+        assert_eq!(request.minor_version, 1);
+        assert!(request.keep_alive);
+        assert_eq!(request.body, Body::None);
+        assert_eq!(request.head_len, input.len());
+        assert_eq!(request.path(), Some(&b"/who"[..]));
+    }
+
+    #[test]
+    fn rfc_9112_examples() {
+        // §3.2.1 origin-form, §3.2.2 absolute-form, §3.2.3 authority-form, §3.2.4 asterisk-form.
+        let r = complete(b"GET /where?q=now HTTP/1.1\r\nHost: www.example.org\r\n\r\n");
+        assert_eq!(r.path(), Some(&b"/where"[..]));
+        let r = complete(b"GET http://www.example.org/pub/WWW/TheProject.html HTTP/1.1\r\nHost: www.example.org\r\n\r\n");
+        assert_eq!(r.path(), Some(&b"/pub/WWW/TheProject.html"[..]));
+        let r = complete(b"CONNECT www.example.com:80 HTTP/1.1\r\nHost: www.example.com\r\n\r\n");
+        assert_eq!(r.path(), None);
+        let r = complete(b"OPTIONS * HTTP/1.1\r\nHost: www.example.org:8001\r\n\r\n");
+        assert_eq!(r.path(), None);
+        // §3.2: an empty Host when the target has no authority.
+        complete(b"GET /who HTTP/1.1\r\nHost:\r\n\r\n");
+    }
+
+    #[test]
+    fn absolute_form_paths() {
+        for (target, path) in [
+            (&b"http://h/who"[..], &b"/who"[..]),
+            (b"http://h:80/who?x", b"/who"),
+            (b"HTTPS://h/who/", b"/who/"),
+            (b"http://h", b"/"),
+            (b"http://h?q", b"/"),
+        ] {
+            let input = [&b"GET "[..], target, b" HTTP/1.1\r\nHost: h\r\n\r\n"].concat();
+            assert_eq!(
+                complete(&input).path(),
+                Some(path),
+                "{}",
+                String::from_utf8_lossy(target)
+            );
+        }
+    }
+
+    #[test]
+    fn versions_and_persistence() {
+        let r = complete(b"GET / HTTP/1.0\r\n\r\n");
+        assert_eq!((r.minor_version, r.keep_alive), (0, false));
+        let r = complete(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+        assert_eq!((r.minor_version, r.keep_alive), (0, true));
+        let r = complete(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n");
+        assert!(!r.keep_alive);
+        let r = complete(b"GET / HTTP/1.9\r\nHost: a\r\n\r\n");
+        assert_eq!((r.minor_version, r.keep_alive), (1, true));
+    }
+
+    #[test]
+    fn one_leading_empty_line_and_bare_lf() {
+        let input = b"\r\nGET /who HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(complete(input).head_len, input.len());
+        complete(b"\nGET /who HTTP/1.1\nHost: a\n\n");
+        assert_eq!(
+            rejected(b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            BAD_METHOD
+        );
+    }
+
+    #[test]
+    fn field_values_are_trimmed_and_names_case_insensitive() {
+        let r = complete(b"POST / HTTP/1.1\r\nhOsT: \t a \t\r\ncontent-LENGTH:  12 \r\n\r\n");
+        assert_eq!(r.body, Body::Length(12));
+        let r = complete(
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+        );
+        assert_eq!(r.body, Body::Length(5));
+        let r = complete(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(r.body, Body::None);
+        let r = complete(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\nExpect: 100-continue\r\n\r\n");
+        assert_eq!((r.body, r.expect_continue), (Body::Chunked, true));
+        let r = complete(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked,\r\n\r\n");
+        assert_eq!(r.body, Body::Chunked);
+        // obs-text is allowed in values; UTF-8 passes through.
+        complete("GET / HTTP/1.1\r\nHost: a\r\nX-Name: café\r\n\r\n".as_bytes());
+    }
+
+    #[test]
+    fn hosts() {
+        for host in [
+            "a",
+            "example.com:8080",
+            "127.0.0.1",
+            "[::1]",
+            "[::1]:80",
+            "xn--bcher-kva.example",
+            "a:",
+        ] {
+            complete(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+        }
+        for host in [
+            "a b", "a/b", "a@b", "[::1", "[]", "[::1]x", "a:b", "a:80:80", "ü",
+        ] {
+            assert_eq!(
+                rejected(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes()),
+                BAD_HOST,
+                "{host}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_rejection() {
+        let cases: &[(&[u8], Reject)] = &[
+            (b"G@T / HTTP/1.1\r\n", BAD_METHOD),
+            (b" GET / HTTP/1.1\r\n", BAD_METHOD),
+            (b"GET  / HTTP/1.1\r\n", BAD_TARGET),
+            (b"GET /\x01 HTTP/1.1\r\n", BAD_TARGET),
+            (b"GET /\xc3\xa9 HTTP/1.1\r\n", BAD_TARGET),
+            (b"GET / HTTP/1.1 \r\n", BAD_LINE_END),
+            (b"GET / http/1.1\r\n", BAD_VERSION),
+            (b"GET / HTTP/11\r\n", BAD_VERSION),
+            (b"GET / HTTP/1.x\r\n", BAD_VERSION),
+            (b"GET /\r\n", BAD_TARGET),
+            (b"GET / HTTP/1.1\rX", BAD_LINE_END),
+            (b"GET / HTTP/2.0\r\n", UNSUPPORTED_VERSION),
+            (b"GET / HTTP/0.9\r\n", UNSUPPORTED_VERSION),
+            (b"GET who HTTP/1.1\r\nHost: a\r\n\r\n", BAD_TARGET_FORM),
+            (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", BAD_TARGET_FORM),
+            (b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", OBS_FOLD),
+            (b"GET / HTTP/1.1\r\n Host: a\r\n\r\n", OBS_FOLD),
+            (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", SPACE_BEFORE_COLON),
+            (b"GET / HTTP/1.1\r\nHost\r\n\r\n", NO_COLON),
+            (b"GET / HTTP/1.1\r\n: a\r\n\r\n", BAD_FIELD_NAME),
+            (b"GET / HTTP/1.1\r\nHo(st: a\r\n\r\n", BAD_FIELD_NAME),
+            (b"GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n", BAD_FIELD_VALUE),
+            (b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", BAD_LINE_END),
+            (b"GET / HTTP/1.1\r\nX: \x7f\r\n\r\n", BAD_FIELD_VALUE),
+            (b"GET / HTTP/1.1\r\n\r\n", MISSING_HOST),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", REPEATED_HOST),
+            (b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", REPEATED_HOST),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", BAD_CONTENT_LENGTH),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", BAD_CONTENT_LENGTH),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", BAD_CONTENT_LENGTH),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n", BAD_CONTENT_LENGTH),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", CONFLICTING_CONTENT_LENGTH),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n", BODY_TOO_LARGE),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", BODY_TOO_LARGE),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", LENGTH_AND_CHUNKED),
+            (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", TRANSFER_ENCODING_IN_HTTP10),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", UNSUPPORTED_CODING),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", UNSUPPORTED_CODING),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", CHUNKED_NOT_FINAL),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n", CHUNKED_NOT_FINAL),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                rejected(input),
+                *expected,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn limits() {
+        // A request line of exactly 8 KiB passes; one byte more is 414, even before its end.
+        let target = "/".repeat(MAX_REQUEST_LINE - "GET  HTTP/1.1".len());
+        complete(format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+        let long = format!("GET /{target} HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(rejected(long.as_bytes()), LINE_TOO_LONG);
+        assert_eq!(
+            rejected(&long.as_bytes()[..MAX_REQUEST_LINE + 1]),
+            LINE_TOO_LONG
+        );
+        assert_eq!(
+            parse(&long.as_bytes()[..MAX_REQUEST_LINE]),
+            Ok(Status::Partial)
+        );
+
+        // 100 fields pass, 101 do not.
+        let fields = "X: y\r\n".repeat(MAX_FIELDS - 1);
+        complete(format!("GET / HTTP/1.1\r\nHost: a\r\n{fields}\r\n").as_bytes());
+        assert_eq!(
+            rejected(format!("GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n{fields}\r\n").as_bytes()),
+            TOO_MANY_FIELDS
+        );
+
+        // A header section of exactly 16 KiB (with its final CRLF) passes; one byte more is 431.
+        let value = "v".repeat(MAX_HEADER_SECTION - "Host: a\r\nX: \r\n\r\n".len());
+        complete(format!("GET / HTTP/1.1\r\nHost: a\r\nX: {value}\r\n\r\n").as_bytes());
+        let big = format!("GET / HTTP/1.1\r\nHost: a\r\nX: v{value}\r\n\r\n");
+        assert_eq!(rejected(big.as_bytes()), HEADERS_TOO_LARGE);
+    }
+
+    #[test]
+    fn partial_until_complete() {
+        let input = b"GET /who HTTP/1.1\r\nHost: a\r\n\r\n";
+        for end in 0..input.len() {
+            assert_eq!(
+                parse(&input[..end]),
+                Ok(Status::Partial),
+                "prefix of {end} bytes"
+            );
+        }
+        // A request followed by the next one in the same buffer: only the first is taken.
+        let first = b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n";
+        let two = [&first[..], b"GET /b HTTP/1.1\r\n"].concat();
+        assert_eq!(complete(&two).head_len, first.len());
+    }
+
+    /// Every prefix of `input` is Partial or the same outcome as `input` whole.
+    fn assert_split_invariant(input: &[u8]) {
+        let whole = parse(input);
+        let mut settled = false;
+        for end in 0..=input.len() {
+            let prefix = parse(&input[..end]);
+            match (&prefix, &whole) {
+                (Ok(Status::Partial), _) if !settled => {}
+                (Ok(Status::Complete(a)), Ok(Status::Complete(b))) => {
+                    // A complete head stays the same head however many bytes follow.
+                    assert_eq!(a, b, "{:?} at {end}", String::from_utf8_lossy(input));
+                    settled = true;
+                }
+                (Err(a), Err(b)) if a == b => settled = true,
+                _ => panic!(
+                    "{:?}: prefix {end} gives {prefix:?}, whole gives {whole:?}",
+                    String::from_utf8_lossy(input)
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn every_split_gives_the_same_result() {
+        let inputs: &[&[u8]] = &[
+            b"GET /who HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"\r\nHEAD /healthz?x HTTP/1.0\nConnection: keep-alive\n\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+            b"GET / HTTP/2.0\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        ];
+        for input in inputs {
+            assert_split_invariant(input);
+        }
+        let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_REQUEST_LINE));
+        assert_split_invariant(long.as_bytes());
+    }
+
+    /// A small deterministic generator (xorshift64*), so the test needs no crate and replays.
+    pub(crate) struct Rng(pub u64);
+    impl Rng {
+        pub fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        pub fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn mutated_requests_never_panic_and_keep_the_split_invariant() {
+        let seeds: &[&[u8]] = &[
+            b"GET /who HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: curl/8\r\nAccept: */*\r\n\r\n",
+            b"POST /who HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+            b"GET http://h/who?x=1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            b"PUT / HTTP/1.1\r\nHost: [::1]:80\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ];
+        let interesting = b"\r\n :\t\x00\x7f\xff/?*HTTP1.0chunked";
+        let mut rng = Rng(0x5eed_1234_abcd_0001);
+        for round in 0..5000 {
+            let mut input = seeds[round % seeds.len()].to_vec();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(input.len() + 1);
+                match rng.below(4) {
+                    0 if at < input.len() => input[at] = interesting[rng.below(interesting.len())],
+                    1 if at < input.len() => drop(input.remove(at)),
+                    2 => input.insert(at, rng.next() as u8),
+                    _ => input.insert(at, interesting[rng.below(interesting.len())]),
+                }
+            }
+            match parse(&input) {
+                Ok(Status::Complete(r)) => {
+                    assert!(r.head_len <= input.len());
+                    assert!(!r.method.is_empty() && !r.target.is_empty());
+                }
+                Ok(Status::Partial) => {}
+                Err(reject) => assert!(
+                    [400, 413, 414, 431, 501, 505].contains(&reject.status)
+                        && !reject.reason.is_empty(),
+                    "{reject:?}"
+                ),
+            }
+            assert_split_invariant(&input);
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! who: a tiny, fast, hardened HTTP/1.1 server that answers `GET /who` with its host's name.
+//!
+//! - `config`: flags and environment variables.
+//! - `http`: the request parser, bodies, responses, dates.
+//! - `server`: event loops, connections, timeouts, shutdown.
+//! - `who`: the routes and the host name.
+//! - `healthcheck`: the `--healthcheck` client.
+//! - `sys`: every `unsafe` libc call, and nothing else.
+
+pub mod config;
+pub mod healthcheck;
+pub mod http;
+pub mod server;
+pub mod sys;
+pub mod who;

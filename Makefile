@@ -1,0 +1,64 @@
+# who: `make help` lists the targets. Variables can be set on the command line:
+#   make sizes RUST_IMAGE=who-rust:offline
+IMAGE         ?= who
+RUST_IMAGE    ?= rust:1.95-slim-bookworm
+PORT          ?= 8080
+DOCKER        ?= docker
+OFFLINE_IMAGE ?= who-rust:offline
+FUZZ_SECONDS  ?= 60
+BENCH_ARGS    ?=
+VERSION       := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+SOURCE        ?= $(shell git remote get-url origin 2>/dev/null || echo unknown)
+
+export DOCKER IMAGE RUST_IMAGE
+
+.DEFAULT_GOAL := help
+.PHONY: help build run test lint image-single image-multi sizes rust-image-offline bench fuzz soak clean
+
+help: ## list the targets and the variables
+	@echo "Targets:"
+	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  %-20s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@echo "Variables: IMAGE=$(IMAGE) RUST_IMAGE=$(RUST_IMAGE) PORT=$(PORT) DOCKER=$(DOCKER)"
+
+build: ## build the release binary, target/release/whod
+	cargo build --release --locked
+
+run: build ## run whod on PORT (8080); then: curl localhost:8080/who
+	./target/release/whod --port $(PORT)
+
+test: ## unit and integration tests, then the image tests when a Docker engine answers
+	cargo test --locked --all-targets
+	tests/docker.sh
+
+lint: ## cargo fmt --check, clippy with -D warnings, hadolint on both Dockerfiles
+	cargo fmt --check
+	cargo clippy --locked --all-targets -- -D warnings
+	hadolint Dockerfile.single Dockerfile.multi
+
+image-single: ## build IMAGE:single from Dockerfile.single (the toolchain ships too)
+	$(DOCKER) build -f Dockerfile.single --build-arg RUST_IMAGE=$(RUST_IMAGE) -t $(IMAGE):single .
+
+image-multi: ## build IMAGE:multi from Dockerfile.multi (only the static binary, FROM scratch)
+	$(DOCKER) build -f Dockerfile.multi --build-arg RUST_IMAGE=$(RUST_IMAGE) \
+		--build-arg VERSION=$(VERSION) --build-arg SOURCE=$(SOURCE) -t $(IMAGE):multi .
+
+sizes: ## build the images that are missing, then compare their sizes
+	@$(DOCKER) image inspect $(IMAGE):single >/dev/null 2>&1 || $(MAKE) --no-print-directory image-single
+	@$(DOCKER) image inspect $(IMAGE):multi >/dev/null 2>&1 || $(MAKE) --no-print-directory image-multi
+	@scripts/sizes.sh $(IMAGE)
+
+rust-image-offline: ## build who-rust:offline, a stand-in for the rust image, with no registry (root)
+	scripts/rust-image-offline.sh $(OFFLINE_IMAGE)
+
+bench: ## whod against the Go original and nginx, side by side (README, Performance)
+	bench/run.sh $(BENCH_ARGS)
+
+fuzz: ## run each cargo-fuzz target for FUZZ_SECONDS (60) on nightly
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+soak: ## hostile traffic: slowloris, idle crowds, sustained load, fd exhaustion, SIGTERM under load
+	scripts/soak.sh
+
+clean: ## remove build outputs and the two images
+	cargo clean
+	-$(DOCKER) image rm $(IMAGE):single $(IMAGE):multi 2>/dev/null

@@ -1,0 +1,60 @@
+# Shared by the shell test scripts: checks that count, containers that are always removed,
+# and a Docker engine that must answer in CI.
+
+passed=0
+failed=0
+containers=()
+
+check() { # check DESCRIPTION COMMAND...: runs COMMAND, counts and prints the outcome
+    local description=$1
+    shift
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "ok      $description"
+    else
+        failed=$((failed + 1))
+        echo "FAILED  $description"
+    fi
+}
+
+cleanup_containers() {
+    if [ ${#containers[@]} -gt 0 ]; then
+        "$DOCKER" rm -f "${containers[@]}" >/dev/null 2>&1 || true
+    fi
+}
+
+# engine_or_skip NAME: returns 0 if a Docker engine answers. If not, CI fails (the image tests
+# are part of it), and anywhere else the tests are skipped, saying so.
+engine_or_skip() {
+    local why
+    if why=$("$DOCKER" info 2>&1 >/dev/null); then
+        return 0
+    fi
+    if [ -n "${CI:-}" ]; then
+        echo "$1: no Docker engine answers, and CI must run these tests: $why" >&2
+        exit 1
+    fi
+    echo "SKIPPED $1: no Docker engine answers ('$DOCKER info': ${why%%$'\n'*})."
+    echo "        Start one (see DEVELOPERS.md) to run them; CI always does."
+    exit 0
+}
+
+# published_port CONTAINER: the 127.0.0.1 port that CONTAINER's 8080 is published on.
+published_port() {
+    "$DOCKER" port "$1" 8080/tcp | sed -n 's/^127\.0\.0\.1://p' | head -n 1
+}
+
+# wait_for_http URL: until it answers 200, at most 10 s.
+wait_for_http() {
+    local i
+    for i in $(seq 100); do
+        curl -fsS --max-time 1 "$1" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+summary() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The image tests: build who:single and who:multi and run them as real containers, published on
+# 127.0.0.1 only. Needs a Docker engine: skipped without one, except in CI where that fails.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DOCKER=${DOCKER:-docker}
+IMAGE=${IMAGE:-who}
+RUST_IMAGE=${RUST_IMAGE:-rust:1.95-slim-bookworm}
+MAX_MULTI_BYTES=1500000 # 1.5 MB, as docker counts
+source tests/common.sh
+trap cleanup_containers EXIT
+engine_or_skip "image tests (tests/docker.sh)"
+
+echo "== building $IMAGE:single and $IMAGE:multi from $RUST_IMAGE"
+make --no-print-directory image-single image-multi >/tmp/who-image-build.log 2>&1 \
+    || { tail -n 30 /tmp/who-image-build.log; echo "0 passed, 1 failed"; exit 1; }
+
+for tag in multi single; do
+    name="who-test-$$-$tag"
+    containers+=("$name")
+    "$DOCKER" run -d --name "$name" --hostname who-test-1 -p 127.0.0.1:0:8080 \
+        --health-interval 1s --health-start-period 1s "$IMAGE:$tag" >/dev/null
+    port=$(published_port "$name")
+    wait_for_http "http://127.0.0.1:$port/healthz"
+    check "$tag: curl /who through the published port prints exactly who-test-1" \
+        test "$(curl -sS --max-time 5 "http://127.0.0.1:$port/who")" = who-test-1
+    check "$tag: runs as uid 65534" \
+        grep -q $'^Uid:\t65534\t' "/proc/$("$DOCKER" inspect -f '{{.State.Pid}}' "$name")/status"
+    healthy=""
+    for i in $(seq 100); do
+        healthy=$("$DOCKER" inspect -f '{{.State.Health.Status}}' "$name")
+        [ "$healthy" = healthy ] && break
+        sleep 0.2
+    done
+    check "$tag: health status becomes healthy (was: $healthy)" test "$healthy" = healthy
+    start=$(date +%s%N)
+    "$DOCKER" stop "$name" >/dev/null
+    took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    check "$tag: docker stop returns in under 2 s (took ${took_ms} ms)" test "$took_ms" -lt 2000
+    check "$tag: the container exited 0" test "$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$name")" = 0
+done
+
+name="who-test-$$-hardened"
+containers+=("$name")
+"$DOCKER" run -d --name "$name" --hostname who-hardened -p 127.0.0.1:0:8080 --read-only --cap-drop ALL \
+    --security-opt no-new-privileges "$IMAGE:multi" >/dev/null
+port=$(published_port "$name")
+wait_for_http "http://127.0.0.1:$port/healthz"
+check "multi: serves under --read-only --cap-drop ALL --security-opt no-new-privileges" \
+    test "$(curl -sS --max-time 5 "http://127.0.0.1:$port/who")" = who-hardened
+check "multi: configured as user 65534:65534" test "$("$DOCKER" inspect -f '{{.Config.User}}' "$IMAGE:multi")" = 65534:65534
+check "multi: OCI labels title, version, licenses" test "$("$DOCKER" inspect -f \
+    '{{index .Config.Labels "org.opencontainers.image.title"}} {{index .Config.Labels "org.opencontainers.image.version"}} {{index .Config.Labels "org.opencontainers.image.licenses"}}' \
+    "$IMAGE:multi")" = "who $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1) MIT"
+
+sizes=$(make --no-print-directory sizes 2>&1)
+echo "$sizes"
+check "make sizes lists both images and a ratio" \
+    grep -qE 'single / multi = [0-9]+x' <<<"$sizes"
+check "make sizes lists single and multi rows" bash -c 'grep -q "^$0 *single" <<<"$1" && grep -q "^$0 *multi" <<<"$1"' "$IMAGE" "$sizes"
+multi_bytes=$("$DOCKER" image inspect -f '{{.Size}}' "$IMAGE:multi")
+check "the multi-stage image is at most 1.5 MB ($multi_bytes bytes)" test "$multi_bytes" -le "$MAX_MULTI_BYTES"
+
+summary

@@ -1,0 +1,395 @@
+//! The process: flags and exit codes, timeouts, the healthcheck client, shutdown on signals
+//! (also as PID 1 of a PID namespace), host name changes, running out of file descriptors.
+
+mod common;
+
+use common::{BIN, Client, TIMEOUT, Whod, get, have_root, hostname, signal};
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(BIN).args(args).output().unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (
+        output.status.code().unwrap_or(-1),
+        text(&output.stdout),
+        text(&output.stderr),
+    )
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    for flag in [
+        "--port",
+        "--bind",
+        "--header-timeout",
+        "--idle-timeout",
+        "--max-connections",
+        "--access-log",
+        "--healthcheck",
+        "PORT",
+        "WHO_BIND",
+    ] {
+        assert!(out.contains(flag), "--help lacks {flag}");
+    }
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, concat!("whod ", env!("CARGO_PKG_VERSION")))
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_naming_the_flag_and_value() {
+    for (args, words) in [
+        (&["--port", "99999"][..], &["--port", "99999"][..]),
+        (&["--port", "abc"], &["--port", "abc"]),
+        (&["--bind", "nowhere"], &["--bind", "nowhere"]),
+        (&["--header-timeout", "0"], &["--header-timeout", "\"0\""]),
+        (&["--what"], &["unknown flag", "--what"]),
+        (&["--port"], &["--port", "needs a value"]),
+    ] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        for word in words {
+            assert!(err.contains(word), "{args:?}: {err:?} should name {word}");
+        }
+    }
+    let output = Command::new(BIN).env("PORT", "http").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PORT: invalid value \"http\""));
+}
+
+#[test]
+fn runtime_errors_exit_1_with_the_reason() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let (code, _, err) = run(&["--bind", "127.0.0.1", "--port", &port]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")) && err.contains("in use"),
+        "{err}"
+    );
+
+    if have_root("runtime_errors_exit_1_with_the_reason (permission denied)") {
+        let output = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                BIN,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "1",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("cannot listen on 127.0.0.1:1") && err.contains("ermission denied"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn startup_line_names_the_bound_address_also_for_ipv6() {
+    let whod = Whod::start(&[]);
+    assert!(
+        whod.stderr()
+            .contains(&format!("listening on {}", whod.addr))
+    );
+    let mut command = Command::new(BIN);
+    command.args(["--port", "0", "--bind", "::1"]);
+    let whod6 = Whod::spawn(command);
+    assert!(whod6.addr.is_ipv6());
+    assert_eq!(whod6.connect().exchange(&get("/who")).text(), hostname());
+}
+
+#[test]
+fn an_incomplete_request_gets_408_after_the_header_timeout() {
+    let whod = Whod::start(&["--header-timeout", "1"]);
+    let mut client = whod.connect();
+    let start = Instant::now();
+    client.send(b"GET /who HTTP/1.1\r\nHost: a\r\n");
+    // Trickling more bytes does not extend the deadline.
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(200));
+        client.send(b"X: y\r\n");
+    }
+    let response = client.response();
+    assert_eq!(
+        (response.status, response.header("Connection")),
+        (408, Some("close"))
+    );
+    assert!(client.is_closed());
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < TIMEOUT,
+        "{waited:?}"
+    );
+
+    // A connection that never sends a byte is closed silently: there is nothing to answer.
+    let mut silent = whod.connect();
+    assert!(silent.is_closed());
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let whod = Whod::start(&["--idle-timeout", "1", "--header-timeout", "5"]);
+    let mut client = whod.connect();
+    assert_eq!(client.exchange(&get("/who")).status, 200);
+    let start = Instant::now();
+    assert!(client.is_closed());
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn healthcheck_exits_0_when_serving_and_1_otherwise() {
+    let whod = Whod::start(&[]);
+    let port = whod.addr.port().to_string();
+    let (code, _, err) = run(&["--healthcheck", "--port", &port]);
+    assert_eq!(code, 0, "{err}");
+    let output = Command::new(BIN)
+        .arg("--healthcheck")
+        .env("PORT", &port)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "PORT from the environment");
+
+    let free = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let (code, _, err) = run(&["--healthcheck", "--port", &free]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("127.0.0.1:{free}/healthz")), "{err}");
+
+    // A port that accepts but never answers: exit 1 within the 2 s budget.
+    let mute = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = mute.local_addr().unwrap().port().to_string();
+    let start = Instant::now();
+    let (code, _, err) = run(&["--healthcheck", "--port", &port]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("2 s")
+            || err.contains("timed out")
+            || err.contains("Resource temporarily unavailable"),
+        "{err}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn sigterm_when_idle_exits_0_at_once_and_closes_idle_connections() {
+    let mut whod = Whod::start(&[]);
+    let mut idle = whod.connect();
+    assert_eq!(idle.exchange(&get("/who")).status, 200);
+    let start = Instant::now();
+    whod.signal("TERM");
+    assert!(whod.wait(Duration::from_secs(5)).success());
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "idle shutdown took {:?}",
+        start.elapsed()
+    );
+    assert!(idle.is_closed());
+    assert!(whod.stderr().contains("SIGTERM received"));
+
+    let mut whod = Whod::start(&[]);
+    whod.signal("INT");
+    assert!(whod.wait(Duration::from_secs(5)).success());
+}
+
+#[test]
+fn sigterm_finishes_requests_in_flight_with_connection_close() {
+    let mut whod = Whod::start(&[]);
+    let mut who = whod.connect();
+    let mut health = whod.connect();
+    who.send(b"GET /who HTTP/1.1\r\nHost: a\r\n");
+    health.send(b"GET /healthz HTTP/1.1\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    whod.signal("TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    // New connections are refused: the listener is closed.
+    assert!(std::net::TcpStream::connect_timeout(&whod.addr, TIMEOUT).is_err());
+    who.send(b"\r\n");
+    let response = who.response();
+    assert_eq!((response.status, response.text()), (200, hostname()));
+    assert_eq!(response.header("Connection"), Some("close"));
+    assert!(who.is_closed());
+    health.send(b"Host: a\r\n\r\n");
+    let response = health.response();
+    assert_eq!(
+        (response.status, response.header("Connection")),
+        (503, Some("close"))
+    );
+    assert!(whod.wait(Duration::from_secs(5)).success());
+}
+
+#[test]
+fn shutdown_is_bounded_when_a_client_never_finishes() {
+    let mut whod = Whod::start(&["--header-timeout", "60"]);
+    let mut stuck = whod.connect();
+    stuck.send(b"GET /who HTTP/1.1\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    let start = Instant::now();
+    whod.signal("TERM");
+    assert!(whod.wait(Duration::from_secs(8)).success());
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(7),
+        "{took:?}"
+    );
+}
+
+/// The PID of the only child of `parent`.
+fn child_of(parent: u32) -> u32 {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .unwrap_or_default();
+        if let Some(pid) = children.split_whitespace().next() {
+            return pid.parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "{parent} has no child");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// As PID 1 the kernel drops every signal that has no handler: a server that ignores this
+/// does not stop on `docker stop` until SIGKILL.
+#[test]
+fn sigterm_stops_whod_running_as_pid_1() {
+    if !have_root("sigterm_stops_whod_running_as_pid_1") {
+        return;
+    }
+    let mut command = Command::new("unshare");
+    command.args(["--pid", "--fork", BIN, "--port", "0", "--bind", "127.0.0.1"]);
+    let mut whod = Whod::spawn(command);
+    let pid = child_of(whod.pid());
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+    assert!(
+        nspid.ends_with("\t1"),
+        "whod is PID 1 in its namespace: {nspid}"
+    );
+    assert_eq!(whod.connect().exchange(&get("/who")).status, 200);
+    let start = Instant::now();
+    signal(pid, "TERM");
+    let exit = whod.wait(Duration::from_secs(5));
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn the_answer_follows_a_hostname_change_within_a_second() {
+    if !have_root("the_answer_follows_a_hostname_change_within_a_second") {
+        return;
+    }
+    let mut command = Command::new("unshare");
+    command.args([
+        "--uts",
+        "sh",
+        "-c",
+        &format!("hostname who-uts-first && exec {BIN} --port 0 --bind 127.0.0.1"),
+    ]);
+    let whod = Whod::spawn(command);
+    let mut client = whod.connect();
+    assert_eq!(client.exchange(&get("/who")).text(), "who-uts-first");
+    let status = Command::new("nsenter")
+        .args([
+            "--target",
+            &whod.pid().to_string(),
+            "--uts",
+            "hostname",
+            "who-uts-second",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The name is read again each second: after a second, every answer has the new one.
+    std::thread::sleep(Duration::from_millis(1050));
+    assert_eq!(client.exchange(&get("/who")).text(), "who-uts-second");
+    assert_eq!(
+        Client::connect(whod.addr).exchange(&get("/who")).text(),
+        "who-uts-second"
+    );
+    assert_eq!(hostname(), hostname(), "the host's own name is untouched");
+}
+
+/// CPU time (user + system) of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn out_of_file_descriptors_backs_off_and_recovers() {
+    let mut command = Command::new("prlimit");
+    command.args([
+        "--nofile=24",
+        BIN,
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--workers",
+        "1",
+    ]);
+    let mut whod = Whod::spawn(command);
+    let mut first = whod.connect();
+    assert_eq!(first.exchange(&get("/who")).status, 200);
+    // Far more connections than descriptors: the kernel queues them, whod cannot take them.
+    let crowd: Vec<_> = (0..40)
+        .map(|_| std::net::TcpStream::connect(whod.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(whod.pid());
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = cpu_ticks(whod.pid()) - before;
+    assert!(
+        spent < 30,
+        "{spent} ticks of CPU in 1 s while out of descriptors: a busy loop"
+    );
+    // Open connections are still served.
+    assert_eq!(first.exchange(&get("/who")).status, 200);
+    assert!(
+        whod.stderr().contains("cannot accept connections"),
+        "{}",
+        whod.stderr()
+    );
+    drop(crowd);
+    drop(first);
+    // Descriptors free up: new connections are served again.
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let mut fresh = whod.connect();
+        fresh.send(&get("/who"));
+        let mut line = String::new();
+        use std::io::BufRead;
+        if fresh.reader.read_line(&mut line).is_ok() && line.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not recovered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    whod.signal("TERM");
+    assert!(whod.wait(Duration::from_secs(8)).success());
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Measurements wrk cannot make, for bench/run.sh. Loopback only, every loop bounded.
+
+  probe.py first200 PORT CMD...   exec CMD, print the ms until GET /who first answers 200 and the
+                                  pid of CMD, which is left running; gives up after 5 s
+  probe.py hold PORT N PID        open N keep-alive connections, one request each, then print the
+                                  RSS (KiB) of PID and its children while all are held
+  probe.py rss PID                RSS (KiB) of PID and its children
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+REQUEST = b"GET /who HTTP/1.1\r\nHost: bench\r\n\r\n"
+
+
+def rss_kib(pid):
+    """VmRSS of pid and of its children (nginx's worker is the master's child)."""
+    total = 0
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        with open(f"/proc/{p}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
+
+
+def answered_200(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(REQUEST)
+            return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def first200(port, cmd):
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while time.perf_counter() - start < 5:
+        if answered_200(port):
+            print(f"{(time.perf_counter() - start) * 1000:.2f} {proc.pid}")
+            return
+        time.sleep(0.0002)
+    proc.kill()
+    sys.exit(f"no 200 from port {port} within 5 s")
+
+
+def read_response(s):
+    """Reads one response with a Content-Length body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise OSError("closed")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    while len(body) < length:
+        body += s.recv(4096)
+
+
+def hold(port, count, pid):
+    held = []
+    deadline = time.monotonic() + 60
+    for _ in range(count):
+        if time.monotonic() > deadline:
+            sys.exit("hold: not all connections opened within 60 s")
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(REQUEST)
+        read_response(s)
+        held.append(s)
+    time.sleep(0.5)
+    alive = sum(1 for s in held if s.fileno() >= 0)
+    print(rss_kib(pid), alive)
+    for s in held:
+        s.close()
+
+
+if __name__ == "__main__":
+    what = sys.argv[1]
+    if what == "first200":
+        first200(int(sys.argv[2]), sys.argv[3:])
+    elif what == "hold":
+        hold(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    elif what == "rss":
+        print(rss_kib(int(sys.argv[2])))

@@ -61,7 +61,7 @@ rows.append(("binary size", *(f"{med(single['size'][s]) / 1e6:.2f} MB" for s in 
 
 print(f"Measured by `make bench` on {machine}: {rounds} round(s) of {seconds} s per server and "
       "load, wrk with 1 thread and keep-alive, servers alternated each round. who: `whod` with "
-      "its defaults; nginx: 1 worker, access log off; go: the tutorial's program. Ratios are the "
+      "its defaults (one worker), built static as in the image; nginx: 1 worker, access log off; go: the tutorial's program. Ratios are the "
       "median of per-round ratios (for latency, lower is better). nginx's RSS counts master "
       "and worker; its binary is dynamically linked.\n")
 print("| measure | who | nginx (1 worker) | Go original | who/nginx | who/Go |")

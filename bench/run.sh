@@ -40,8 +40,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-echo "bench: building whod (release) and the Go original"
-cargo build --release --locked -q
+echo "bench: building whod (release, static, as Dockerfile.multi builds it) and the Go original"
+host=$(rustc -vV | sed -n 's/^host: //p')
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -q --target "$host"
+whod=target/$host/release/whod
 GOCACHE=$PWD/$out/gocache CGO_ENABLED=0 go build -o "$out/who-go" bench/who.go
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -55,7 +57,7 @@ mkdir -p "$nginx_prefix"
 # command NAME PORT: the command line that starts server NAME on PORT.
 command_for() {
     case $1 in
-        who) echo "target/release/whod --port $2 --bind 127.0.0.1" ;;
+        who) echo "$whod --port $2 --bind 127.0.0.1" ;;
         go) echo "env PORT=$2 $out/who-go" ;;
         nginx)
             sed -e "s|PREFIX|$nginx_prefix|g" -e "s|PORT|$2|g" bench/nginx.conf >"$nginx_prefix/nginx-$2.conf"
@@ -124,7 +126,7 @@ for name in "${servers[@]}"; do
     echo -e "hold_rss\t$name\t$rss\t$alive" >>"$raw"
 done
 
-echo -e "size\twho\t$(stat -c %s target/release/whod)" >>"$raw"
+echo -e "size\twho\t$(stat -c %s "$whod")" >>"$raw"
 echo -e "size\tgo\t$(stat -c %s "$out/who-go")" >>"$raw"
 echo -e "size\tnginx\t$(stat -c %s "$(command -v nginx)")" >>"$raw"
 machine="$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r)"

@@ -51,9 +51,10 @@ fn serve(config: &Config) -> ExitCode {
         Err(error) => return fail(format_args!("cannot start the workers: {error}")),
     };
     eprintln!(
-        "whod {} listening on {address} ({} workers, at most {} connections)",
+        "whod {} listening on {address} ({} worker{}, at most {} connections)",
         env!("CARGO_PKG_VERSION"),
         config.workers,
+        if config.workers == 1 { "" } else { "s" },
         config.max_connections
     );
     let signal = match signals.wait() {

@@ -322,7 +322,8 @@ fn max_connections_refuses_new_ones_without_stalling_the_others() {
 
 #[test]
 fn concurrent_clients_each_get_their_answers() {
-    let whod = Whod::start(&[]);
+    let whod = Whod::start(&["--workers", "3"]);
+    assert!(whod.stderr().contains("(3 workers,"));
     let threads: Vec<_> = (0..16)
         .map(|_| {
             let addr = whod.addr;

@@ -214,7 +214,8 @@ fn sigterm_when_idle_exits_0_at_once_and_closes_idle_connections() {
 
 #[test]
 fn sigterm_finishes_requests_in_flight_with_connection_close() {
-    let mut whod = Whod::start(&[]);
+    // Two workers: each must stop, and the listener close once both have let go of it.
+    let mut whod = Whod::start(&["--workers", "2"]);
     let mut who = whod.connect();
     let mut health = whod.connect();
     who.send(b"GET /who HTTP/1.1\r\nHost: a\r\n");

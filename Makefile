@@ -13,7 +13,7 @@ SOURCE        ?= $(shell git remote get-url origin 2>/dev/null || echo unknown)
 export DOCKER IMAGE RUST_IMAGE
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test lint image-single image-multi sizes rust-image-offline bench fuzz soak clean
+.PHONY: help build run test lint image-single image-multi sizes size-report rust-image-offline bench fuzz soak clean
 
 help: ## list the targets and the variables
 	@echo "Targets:"
@@ -46,6 +46,9 @@ sizes: ## build the images that are missing, then compare their sizes
 	@$(DOCKER) image inspect $(IMAGE):single >/dev/null 2>&1 || $(MAKE) --no-print-directory image-single
 	@$(DOCKER) image inspect $(IMAGE):multi >/dev/null 2>&1 || $(MAKE) --no-print-directory image-multi
 	@scripts/sizes.sh $(IMAGE)
+
+size-report: ## what the static binary is made of, and what each profile setting is worth
+	scripts/size-report.sh
 
 rust-image-offline: ## build who-rust:offline, a stand-in for the rust image, with no registry (root)
 	scripts/rust-image-offline.sh $(OFFLINE_IMAGE)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# What the static whod is made of, and what each release-profile setting is worth: builds the
+# static binary with one setting changed at a time, then sorts the symbols of an unstripped
+# build by origin. About a minute. `make size-report`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+host=$(rustc -vV | sed -n 's/^host: //p')
+work=${TMPDIR:-/tmp}/who-size-report
+bytes() { stat -c %s "$work/$1/$host/release/whod"; }
+variant() { # variant NAME [VAR=VALUE...]: a static release build with those overrides
+    local name=$1
+    shift
+    env "$@" RUSTFLAGS="${EXTRA_RUSTFLAGS:-} -C target-feature=+crt-static" \
+        cargo build -q --release --locked --target "$host" --target-dir "$work/$name"
+    printf '  %-44s %9d bytes\n' "$name" "$(bytes "$name")"
+}
+
+echo "static $host builds, one setting changed at a time:"
+variant "as shipped (Cargo.toml release profile)"
+variant "strip = false" CARGO_PROFILE_RELEASE_STRIP=false
+variant "lto = false, codegen-units = 16" CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+variant "panic = unwind" CARGO_PROFILE_RELEASE_PANIC=unwind
+variant "opt-level = s" CARGO_PROFILE_RELEASE_OPT_LEVEL=s
+EXTRA_RUSTFLAGS="-C relocation-model=static" variant "non-PIE (no ASLR)"
+
+echo
+echo "where the bytes of the unstripped build go, by symbol origin:"
+nm -S -C "$work/strip = false/$host/release/whod" | python3 -c '
+import re, sys, collections
+rules = [
+    ("glibc: per-CPU string function variants (AVX2, EVEX, SSE...)", r"^_*(mem|str|stp|wmem|wcs|rawmemchr)\w*_(avx|evex|sse|erms|ssse3)"),
+    ("std: backtrace printing (gimli, addr2line, miniz_oxide, rustc_demangle)", r"gimli|addr2line|miniz|rustc_demangle|backtrace|symboliz|object::"),
+    ("who: our code", r"(^|[<( &])who::"),
+    ("Rust: std, core, alloc", r"::"),
+    ("glibc: stdio, printf, strtod, locale, iconv", r"printf|scanf|strto|mpn|wcs|mbs|mbrtowc|wcrtomb|iconv|gconv|locale|_nl_|ctype|collat|translit|_IO_|tens"),
+    ("glibc: loader (static-pie relocation, dlopen for NSS), TLS, malloc, threads", r"dl_|_dl|elf|tls|tunable|malloc|arena|tcache|_int_|free|pthread"),
+]
+sums = collections.Counter()
+for line in sys.stdin:
+    parts = line.split(None, 3)
+    if len(parts) < 4:
+        continue
+    size, name = int(parts[1], 16), parts[3].strip()
+    label = next((label for label, pattern in rules if re.search(pattern, name)), "glibc: other")
+    sums[label] += size
+total = sum(sums.values())
+for label, size in sums.most_common():
+    print(f"  {size:9,d}  {100 * size / total:4.1f}%  {label}")
+print(f"  {total:9,d}  in all, text and data; the file adds unwind tables and PIE relocations")
+'

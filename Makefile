@@ -26,14 +26,17 @@ build: ## build the release binary, target/release/whod
 run: build ## run whod on PORT (8080); then: curl localhost:8080/who
 	./target/release/whod --port $(PORT)
 
-test: ## unit and integration tests, then the image tests when a Docker engine answers
+test: ## unit and integration tests, then the image and replica tests when a Docker engine answers
 	cargo test --locked --all-targets
 	tests/docker.sh
+	tests/replicas.sh
 
-lint: ## cargo fmt --check, clippy with -D warnings, hadolint on both Dockerfiles
+lint: ## rustfmt, clippy -D warnings, hadolint, the Kubernetes schemas, the compose file
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
 	hadolint Dockerfile.single Dockerfile.multi
+	kubernetes-validate --strict --quiet deploy/k8s/*.yaml
+	docker-compose -f deploy/compose.yaml config -q
 
 image-single: ## build IMAGE:single from Dockerfile.single (the toolchain ships too)
 	$(DOCKER) build -f Dockerfile.single --build-arg RUST_IMAGE=$(RUST_IMAGE) -t $(IMAGE):single .

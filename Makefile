@@ -7,6 +7,7 @@ DOCKER        ?= docker
 OFFLINE_IMAGE ?= who-rust:offline
 FUZZ_SECONDS  ?= 60
 BENCH_ARGS    ?=
+SOAK_ARGS     ?=
 VERSION       := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 SOURCE        ?= $(shell git remote get-url origin 2>/dev/null || echo unknown)
 
@@ -62,8 +63,8 @@ bench: ## whod against the Go original and nginx, side by side (README, Performa
 fuzz: ## run each cargo-fuzz target for FUZZ_SECONDS (60) on nightly
 	fuzz/run.sh $(FUZZ_SECONDS)
 
-soak: ## hostile traffic: slowloris, idle crowds, sustained load, fd exhaustion, SIGTERM under load
-	scripts/soak.sh
+soak: build ## hostile traffic: slowloris, idle crowds, sustained load, fd exhaustion, SIGTERM under load
+	scripts/soak.py $(SOAK_ARGS)
 
 clean: ## remove build outputs and the two images
 	cargo clean

@@ -1,8 +1,10 @@
 //! HTTP/1.1 message handling: the request parser (`request`), request bodies that are read
-//! and discarded (`body`), response writing (`response`) and the Date header (`date`).
+//! and discarded (`body`), response writing (`response`) and the Date header (`date`); the
+//! invariants that tests and fuzzing hold them to (`invariants`).
 
 pub mod body;
 pub mod date;
+pub mod invariants;
 pub mod request;
 pub mod response;
 

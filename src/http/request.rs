@@ -708,23 +708,9 @@ mod tests {
 
     /// Every prefix of `input` is Partial or the same outcome as `input` whole.
     fn assert_split_invariant(input: &[u8]) {
-        let whole = parse(input);
-        let mut settled = false;
-        for end in 0..=input.len() {
-            let prefix = parse(&input[..end]);
-            match (&prefix, &whole) {
-                (Ok(Status::Partial), _) if !settled => {}
-                (Ok(Status::Complete(a)), Ok(Status::Complete(b))) => {
-                    // A complete head stays the same head however many bytes follow.
-                    assert_eq!(a, b, "{:?} at {end}", String::from_utf8_lossy(input));
-                    settled = true;
-                }
-                (Err(a), Err(b)) if a == b => settled = true,
-                _ => panic!(
-                    "{:?}: prefix {end} gives {prefix:?}, whole gives {whole:?}",
-                    String::from_utf8_lossy(input)
-                ),
-            }
+        let every: Vec<usize> = (0..=input.len()).collect();
+        if let Err(error) = crate::http::invariants::check_splits(input, &every) {
+            panic!("{:?}: {error}", String::from_utf8_lossy(input));
         }
     }
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `make fuzz`: runs each fuzz target for SECONDS (default 60) with cargo fuzz on nightly, on
+# inputs up to 20000 bytes (past the 8 KiB and 16 KiB limits), starting from the committed
+# seeds (fuzz/seeds/) and the corpus of earlier runs (fuzz/corpus/, not committed). A crash stops the run and leaves its input in fuzz/artifacts/:
+# turn it into a unit test beside the parser, then fix it.
+#   fuzz/run.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds=${1:-60}
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    echo "fuzz: needs a nightly toolchain (rustup toolchain install nightly)" >&2
+    exit 1
+fi
+if ! command -v cargo-fuzz >/dev/null; then
+    echo "fuzz: installing cargo-fuzz from crates.io"
+    cargo install cargo-fuzz --locked
+fi
+for target in parse_whole parse_split; do
+    mkdir -p "corpus/$target"
+    # Seeds for parse_split start with a 0: no split points, the input whole.
+    for seed in seeds/*; do
+        cp "$seed" "corpus/$target/seed-$(basename "$seed")"
+        [ "$target" = parse_split ] && printf '\0' | cat - "$seed" >"corpus/$target/seed-$(basename "$seed")"
+    done
+    echo "fuzz: $target for ${seconds}s"
+    cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=20000 2>&1 \
+        | grep -E '^(#[0-9]+ *(DONE|INITED)|Done|==|SUMMARY|thread|panicked|.*Test unit written)' || true
+    # cargo fuzz's own exit status is lost in the pipe: a crash leaves an artifact.
+    if compgen -G "artifacts/$target/crash-*" >/dev/null; then
+        echo "fuzz: $target crashed; inputs in fuzz/artifacts/$target/" >&2
+        exit 1
+    fi
+done
+echo "fuzz: no crash in ${seconds}s per target"

@@ -103,9 +103,9 @@ pub const FLAGS: &[Flag] = &[
     Flag {
         name: "--workers",
         env: Some("WHO_WORKERS"),
-        value: Some("N"),
-        default: "CPUs",
-        help: "event loops (threads); the default is the number of CPUs available",
+        value: Some("N|auto"),
+        default: "1",
+        help: "event loops (threads); auto: one per CPU available",
     },
     Flag {
         name: "--access-log",
@@ -256,8 +256,11 @@ fn apply(config: &mut Config, flag: &Flag, value: &str) -> Result<(), String> {
             config.max_connections =
                 number(value, 1, 1_000_000, "a number of connections 1-1000000")? as usize
         }
+        "--workers" if value == "auto" => {
+            config.workers = std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
         "--workers" => {
-            config.workers = number(value, 1, 256, "a number of workers 1-256")? as usize
+            config.workers = number(value, 1, 256, "a number of workers 1-256, or auto")? as usize
         }
         "--access-log" => config.access_log = switch(value)?,
         _ => {}
@@ -332,6 +335,9 @@ mod tests {
             serve(&["--bind", "[::]"]).bind,
             "::".parse::<IpAddr>().unwrap()
         );
+        assert_eq!(serve(&["--workers", "3"]).workers, 3);
+        let cpus = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(serve(&["--workers", "auto"]).workers, cpus);
     }
 
     #[test]
@@ -370,6 +376,7 @@ mod tests {
                 &["--max-connections", "-1"],
                 "--max-connections: invalid value \"-1\"",
             ),
+            (&["--workers", "0"], "--workers: invalid value \"0\""),
             (&["--frobnicate"], "unknown flag \"--frobnicate\""),
             (&["--help=yes"], "--help takes no value"),
         ] {

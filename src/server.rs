@@ -256,6 +256,8 @@ struct Conn {
     deadline: Instant,
     /// An answer was written since the timer was last set: it starts over.
     answered: bool,
+    /// The client has shut its sending side (EPOLLRDHUP): its end of file is waiting to be read.
+    peer_closed: bool,
 }
 
 /// Writes as much of `bytes` as the socket takes now; returns how much that was.
@@ -286,6 +288,7 @@ impl Conn {
             timer: Timer::Idle,
             deadline: ctx.clock.now + ctx.header_timeout,
             answered: false,
+            peer_closed: false,
         }
     }
 
@@ -297,7 +300,7 @@ impl Conn {
     }
 
     /// Reads what the socket has and answers every complete request in it.
-    fn on_readable(&mut self, buf: &mut [u8], ctx: &mut Context, peer_closed: bool) -> Next {
+    fn on_readable(&mut self, buf: &mut [u8], ctx: &mut Context) -> Next {
         if self.phase == Phase::Lingering {
             return self.discard(buf);
         }
@@ -336,7 +339,7 @@ impl Conn {
             }
             // A short read emptied the socket, and new bytes will bring a new edge-triggered
             // event. Not so the end of file, if the client has closed: read on until it shows.
-            if n < buf.len() - kept && !peer_closed {
+            if n < buf.len() - kept && !self.peer_closed {
                 break;
             }
         }
@@ -490,7 +493,7 @@ impl Conn {
         self.output = Vec::new();
         if self.phase == Phase::Open {
             // Requests may be waiting, unread, that no new event will announce.
-            return self.on_readable(buf, ctx, false);
+            return self.on_readable(buf, ctx);
         }
         self.rearm(ctx);
         self.after_send(buf, ctx)
@@ -691,16 +694,13 @@ impl Worker {
             // Reset by the client, or both directions shut: nothing more can be said.
             Next::Close
         } else {
+            conn.peer_closed |= flags & sys::PEER_CLOSED != 0;
             let mut next = Next::Keep;
             if flags & sys::WRITABLE != 0 {
                 next = conn.on_writable(&mut self.input, &mut self.ctx);
             }
             if next == Next::Keep && flags & (sys::READABLE | sys::PEER_CLOSED) != 0 {
-                next = conn.on_readable(
-                    &mut self.input,
-                    &mut self.ctx,
-                    flags & sys::PEER_CLOSED != 0,
-                );
+                next = conn.on_readable(&mut self.input, &mut self.ctx);
             }
             next
         };

@@ -392,3 +392,25 @@ fn curl_prints_exactly_the_hostname() {
     assert_eq!(String::from_utf8(output.stdout).unwrap(), hostname());
     let _ = std::io::stdout().flush();
 }
+
+#[test]
+fn a_half_closed_client_gets_every_answer_then_the_close() {
+    let whod = Whod::start(&[]);
+    let mut client = whod.connect();
+    client.send(&[get("/who"), get("/healthz")].concat());
+    client.stream().shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(client.response().text(), hostname());
+    assert_eq!(client.response().text(), "ok");
+    assert!(client.is_closed(), "closed once the answers are sent, not after the idle timeout");
+
+    // More answers than the socket buffers hold: whod stops reading until the client reads,
+    // then must still notice the end of file.
+    let mut client = whod.connect();
+    let count = 3000;
+    client.send(&get("/who").repeat(count));
+    client.stream().shutdown(std::net::Shutdown::Write).unwrap();
+    for _ in 0..count {
+        assert_eq!(client.response().status, 200);
+    }
+    assert!(client.is_closed());
+}

@@ -401,16 +401,28 @@ fn a_half_closed_client_gets_every_answer_then_the_close() {
     client.stream().shutdown(std::net::Shutdown::Write).unwrap();
     assert_eq!(client.response().text(), hostname());
     assert_eq!(client.response().text(), "ok");
-    assert!(client.is_closed(), "closed once the answers are sent, not after the idle timeout");
+    assert!(
+        client.is_closed(),
+        "closed once the answers are sent, not after the idle timeout"
+    );
 
-    // More answers than the socket buffers hold: whod stops reading until the client reads,
-    // then must still notice the end of file.
+    // A large pipeline (about 3 MB of answers) and then the half-close: whod pauses reading
+    // while its answers wait, and must still see the end of file after them. The requests are
+    // written from another thread, since neither side reads while its writes are blocked.
     let mut client = whod.connect();
-    let count = 3000;
-    client.send(&get("/who").repeat(count));
-    client.stream().shutdown(std::net::Shutdown::Write).unwrap();
+    let count = 20_000;
+    let mut writer = client.stream().try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        writer.write_all(&get("/who").repeat(count)).unwrap();
+        writer.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(300));
     for _ in 0..count {
         assert_eq!(client.response().status, 200);
     }
-    assert!(client.is_closed());
+    sender.join().unwrap();
+    assert!(
+        client.is_closed(),
+        "closed once the answers are sent, not after the idle timeout"
+    );
 }

@@ -60,7 +60,8 @@ const REQUEST_TIMEOUT: Reject = Reject::new(408, "request not received within th
 /// The answer to a connection past `--max-connections`.
 const BUSY: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
-Content-Length: 20\r\nConnection: close\r\n\r\ntoo many connections";
+Content-Length: 20\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\
+Connection: close\r\n\r\ntoo many connections";
 
 /// A bound listener, ready to serve.
 pub struct Server {

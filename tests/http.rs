@@ -300,6 +300,7 @@ fn max_connections_refuses_new_ones_without_stalling_the_others() {
         (refused.status, refused.text().as_str()),
         (503, "too many connections")
     );
+    assert_eq!(refused.header("Cache-Control"), Some("no-store"));
     assert!(third.is_closed());
     assert_eq!(first.exchange(&get("/who")).status, 200);
     drop(first);

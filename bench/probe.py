@@ -6,6 +6,7 @@
   probe.py hold PORT N PID        open N keep-alive connections, one request each, then print the
                                   RSS (KiB) of PID and its children while all are held
   probe.py rss PID                RSS (KiB) of PID and its children
+  probe.py cpu PID                CPU time (clock ticks, user + system) of PID and its children
 """
 import os
 import socket
@@ -16,16 +17,28 @@ import time
 REQUEST = b"GET /who HTTP/1.1\r\nHost: bench\r\n\r\n"
 
 
-def rss_kib(pid):
-    """VmRSS of pid and of its children (nginx's worker is the master's child)."""
-    total = 0
-    pids = [pid]
+def with_children(pid):
+    """pid and its children (nginx's worker is the master's child)."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
-            pids += [int(p) for p in f.read().split()]
+            return [pid] + [int(p) for p in f.read().split()]
     except OSError:
-        pass
-    for p in pids:
+        return [pid]
+
+
+def cpu_ticks(pid):
+    total = 0
+    for p in with_children(pid):
+        with open(f"/proc/{p}/stat") as f:
+            fields = f.read().rsplit(") ", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def rss_kib(pid):
+    """VmRSS of pid and of its children."""
+    total = 0
+    for p in with_children(pid):
         with open(f"/proc/{p}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
@@ -96,3 +109,5 @@ if __name__ == "__main__":
         hold(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     elif what == "rss":
         print(rss_kib(int(sys.argv[2])))
+    elif what == "cpu":
+        print(cpu_ticks(int(sys.argv[2])))

@@ -94,19 +94,26 @@ sleep 0.3
 
 # load SCENARIO CONNECTIONS [SCRIPT]: one wrk run per server per round.
 load() {
-    local scenario=$1 connections=$2 script=${3:-} round name args
+    local scenario=$1 connections=$2 script=${3:-} round name args ticks
     for round in $(seq "$rounds"); do
         for name in "${servers[@]}"; do
             args=(-t1 "-c$connections" "-d${seconds}s" --latency --timeout 5s)
             [ -z "$script" ] || args+=(-s "$script")
+            ticks=$(python3 bench/probe.py cpu "${pid[$name]}")
             wrk "${args[@]}" "http://127.0.0.1:${port[$name]}/who" >"$out/wrk.txt" 2>&1
-            awk -v scenario="$scenario" -v round="$round" -v name="$name" '
+            ticks=$(( $(python3 bench/probe.py cpu "${pid[$name]}") - ticks ))
+            awk -v scenario="$scenario" -v round="$round" -v name="$name" -v ticks="$ticks" \
+                -v hz="$(getconf CLK_TCK)" '
                 function us(v) { return v ~ /us$/ ? v + 0 : v ~ /ms$/ ? v * 1000 : v ~ /s$/ ? v * 1000000 : v }
                 /Requests\/sec:/ { rps = $2 }
                 $1 == "99%" { p99 = us($2) }
                 /Socket errors:/ { gsub(/[^0-9 ]/, " "); errors = $1 + $2 + $3 + $4 }
                 /Non-2xx or 3xx responses:/ { non2xx = $NF }
-                END { printf "load\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n", scenario, round, name, rps, p99, errors, non2xx }
+                /requests in/ { requests = $1 }
+                END {
+                    cpu_us = requests ? ticks * 1000000 / hz / requests : 0
+                    printf "load\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%.3f\n", scenario, round, name, rps, p99, errors, non2xx, cpu_us
+                }
             ' "$out/wrk.txt" >>"$raw"
             printf '  %-22s round %d  %-6s %s req/s\n' "$scenario" "$round" "$name" "$(tail -n 1 "$raw" | cut -f5)"
         done

@@ -12,7 +12,7 @@
 //! (RFC 9112 §7.1). Unlike the head, chunked framing demands CRLF: a bare LF here is where
 //! request smuggling between a proxy and a server hides.
 
-use super::request::{Body, MAX_BODY, MAX_HEADER_SECTION};
+use super::request::{Body, MAX_BODY, MAX_HEADER_SECTION, is_field_value};
 use super::{Reject, Status};
 
 /// Longest chunk-size line with its extensions; nginx allows about the same.
@@ -156,9 +156,7 @@ impl BodyReader {
                                 (Chunk::Size | Chunk::Extension, b'\r') => Chunk::SizeLf,
                                 (Chunk::Size, _) => return Err(BAD_CHUNK_SIZE),
                                 (Chunk::SizeSpace, _) => return Err(BAD_CHUNK_EXTENSION),
-                                (Chunk::Extension, _) if b == b'\t' || (b >= 0x20 && b != 0x7f) => {
-                                    Chunk::Extension
-                                }
+                                (Chunk::Extension, _) if is_field_value(b) => Chunk::Extension,
                                 (Chunk::Extension, _) => return Err(BAD_CHUNK_EXTENSION),
                                 (Chunk::SizeLf, b'\n') => {
                                     *total += *size;
@@ -180,8 +178,7 @@ impl BodyReader {
                                     }
                                     match b {
                                         b'\r' => Chunk::TrailerLf,
-                                        b'\t' => Chunk::Trailer,
-                                        _ if b >= 0x20 && b != 0x7f => Chunk::Trailer,
+                                        _ if is_field_value(b) => Chunk::Trailer,
                                         _ => return Err(BAD_TRAILER),
                                     }
                                 }

@@ -40,11 +40,12 @@ pub struct Request<'b> {
     pub head_len: usize,
 }
 
-const fn byte_table(extra: &[u8], alphanumeric: bool) -> [bool; 256] {
+/// A table of the bytes allowed somewhere: ALPHA, DIGIT and `extra`.
+const fn byte_table(extra: &[u8]) -> [bool; 256] {
     let mut table = [false; 256];
     let mut i = 0;
     while i < 256 {
-        table[i] = alphanumeric && (i as u8).is_ascii_alphanumeric();
+        table[i] = (i as u8).is_ascii_alphanumeric();
         i += 1;
     }
     let mut i = 0;
@@ -57,12 +58,12 @@ const fn byte_table(extra: &[u8], alphanumeric: bool) -> [bool; 256] {
 
 /// `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|"
 ///        / "~" / DIGIT / ALPHA` (RFC 9110 §5.6.2); `token = 1*tchar`.
-static TOKEN: [bool; 256] = byte_table(b"!#$%&'*+-.^_`|~", true);
+static TOKEN: [bool; 256] = byte_table(b"!#$%&'*+-.^_`|~");
 
 /// `reg-name = *( unreserved / pct-encoded / sub-delims )` (RFC 3986 §3.2.2), with the
 /// characters of an IP address; `unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"`,
 /// `sub-delims = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="`.
-static HOST: [bool; 256] = byte_table(b"-._~%!$&'()*+,;=", true);
+static HOST: [bool; 256] = byte_table(b"-._~%!$&'()*+,;=");
 
 fn is_token(b: u8) -> bool {
     TOKEN[b as usize]
@@ -75,7 +76,7 @@ fn is_target(b: u8) -> bool {
 
 /// `field-value = *field-content`; `field-vchar = VCHAR / obs-text`, with SP and HTAB inside.
 /// NUL, CR, LF and the other controls are refused (RFC 9110 §5.5).
-fn is_field_value(b: u8) -> bool {
+pub(crate) fn is_field_value(b: u8) -> bool {
     b == b'\t' || (b >= 0x20 && b != 0x7f)
 }
 

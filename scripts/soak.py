@@ -10,6 +10,8 @@ prints what it measured and passes or fails; every loop is bounded in count and 
 3. sustained load: wrk; zero errors, zero non-2xx, RSS flat from the middle to the end
 4. descriptor exhaustion: prlimit --nofile=64; no crash, no busy loop, recovery
 5. SIGTERM under load: every response that started is complete; exit 0
+6. pipeline flood: connections pipelining requests without ever reading the answers; whod's
+   memory stays bounded (16 KiB of answers and one read of requests per connection)
 """
 import os
 import resource
@@ -279,12 +281,47 @@ def sigterm_under_load():
     check("exit 0 within 5 s", code == 0 and took < 5)
 
 
+def pipeline_flood():
+    count, seconds = (50, 3) if SHORT else (200, 10)
+    print(f"pipeline flood: {count} connections pipelining requests for {seconds} s, never reading")
+    whod = Whod()
+    before = whod.rss_kib()
+    flood = b"GET /nope HTTP/1.1\r\nHost: soak\r\n\r\n" * 2000
+    socks = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", whod.port), timeout=5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.setblocking(False)
+        socks.append(s)
+    sent = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        progress = False
+        for s in socks:
+            try:
+                sent += s.send(flood)
+                progress = True
+            except BlockingIOError:
+                pass
+        if not progress:
+            time.sleep(0.02)
+    during = whod.rss_kib()
+    status, _ = fresh_request(whod.port)
+    for s in socks:
+        s.close()
+    bound = before + count * 96
+    print(f"    {sent / 1e6:.0f} MB of requests sent; RSS {before} KiB before, {during} KiB while flooded (bound {bound} KiB)")
+    check(f"RSS grows by less than 96 KiB per flooding connection", during <= bound)
+    check("a fresh request is still answered 200", status == 200)
+    check("whod exited 0", whod.stop() == 0)
+
+
 def main():
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if not os.path.exists(WHOD):
         sys.exit(f"soak: build whod first ({WHOD} is missing): cargo build --release")
-    for scenario in (slowloris, idle_crowd, sustained, exhaustion, sigterm_under_load):
+    for scenario in (slowloris, idle_crowd, sustained, exhaustion, sigterm_under_load, pipeline_flood):
         started = time.monotonic()
         scenario()
         print(f"    ({time.monotonic() - started:.1f} s)")

@@ -35,6 +35,10 @@ use crate::who::{self, Reply};
 /// The worker's input buffer: room for the largest request head (8 KiB request line and
 /// 16 KiB of fields) and many pipelined requests after it.
 const READ_BUFFER: usize = 64 * 1024;
+/// Answers a connection may have waiting to be sent before it stops answering more: a client
+/// that pipelines requests without reading the answers holds at most this much (plus one read
+/// of unanswered requests) of our memory, rather than every answer to everything it sent.
+const OUTPUT_LIMIT: usize = 16 * 1024;
 /// Reads per connection per event before the others get their turn.
 const READS_PER_EVENT: usize = 16;
 /// Connections accepted per wake-up before other events get their turn.
@@ -259,6 +263,9 @@ struct Conn {
     answered: bool,
     /// The client has shut its sending side (EPOLLRDHUP): its end of file is waiting to be read.
     peer_closed: bool,
+    /// `input` holds requests left unanswered because `OUTPUT_LIMIT` was reached: they are
+    /// answered before anything more is read.
+    backlog: bool,
 }
 
 /// Writes as much of `bytes` as the socket takes now; returns how much that was.
@@ -290,6 +297,7 @@ impl Conn {
             deadline: ctx.clock.now + ctx.header_timeout,
             answered: false,
             peer_closed: false,
+            backlog: false,
         }
     }
 
@@ -315,20 +323,26 @@ impl Conn {
             reads += 1;
             let kept = self.input.len();
             buf[..kept].copy_from_slice(&self.input);
-            let n = match self.stream.read(&mut buf[kept..]) {
-                Ok(0) => {
-                    // The client sends no more: answer nothing further, send what is owed, close.
-                    self.input = Vec::new();
-                    self.body = None;
-                    self.phase = Phase::Closing;
-                    break;
+            // Requests already read but left unanswered go first; then read more.
+            let read = if std::mem::take(&mut self.backlog) {
+                None
+            } else {
+                match self.stream.read(&mut buf[kept..]) {
+                    Ok(0) => {
+                        // The client sends no more: answer nothing further, send what is owed,
+                        // close.
+                        self.input = Vec::new();
+                        self.body = None;
+                        self.phase = Phase::Closing;
+                        break;
+                    }
+                    Ok(n) => Some(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Next::Close,
                 }
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return Next::Close,
             };
-            let filled = kept + n;
+            let filled = kept + read.unwrap_or(0);
             let used = self.process(&buf[..filled], ctx);
             self.input.clear();
             self.input.extend_from_slice(&buf[used..filled]);
@@ -339,8 +353,10 @@ impl Conn {
                 return Next::Close;
             }
             // A short read emptied the socket, and new bytes will bring a new edge-triggered
-            // event. Not so the end of file, if the client has closed: read on until it shows.
-            if n < buf.len() - kept && !self.peer_closed {
+            // event. Not so the end of file, if the client has closed: read on until it shows;
+            // nor a backlog, which nothing will announce.
+            let drained = read.is_some_and(|n| n < buf.len() - kept);
+            if drained && !self.peer_closed && !self.backlog {
                 break;
             }
         }
@@ -368,6 +384,10 @@ impl Conn {
                         break;
                     }
                 }
+            }
+            if ctx.output.len() >= OUTPUT_LIMIT {
+                self.backlog = true;
+                return at;
             }
             match request::parse(&data[at..]) {
                 Ok(Status::Complete(request)) => {

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Measurements wrk cannot make, for bench/run.sh. Loopback only, every loop bounded.
+"""Measurements wrk cannot make, for bench/run.sh; its helpers serve scripts/soak.py too.
+Loopback only, every loop bounded.
 
   probe.py first200 PORT CMD...   exec CMD, print the ms until GET /who first answers 200 and the
                                   pid of CMD, which is left running; gives up after 5 s
@@ -67,21 +68,26 @@ def first200(port, cmd):
     sys.exit(f"no 200 from port {port} within 5 s")
 
 
-def read_response(s):
-    """Reads one response with a Content-Length body."""
+def read_response(sock):
+    """Reads one response with a Content-Length body. Returns (started, complete): whether any
+    byte of it arrived, and whether all of it did."""
     data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(4096)
-        if not chunk:
-            raise OSError("closed")
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    while len(body) < length:
-        body += s.recv(4096)
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return bool(data), False
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:"))
+        while len(body) < length:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return True, False
+            body += chunk
+        return True, True
+    except OSError:
+        return bool(data), False
 
 
 def hold(port, count, pid):
@@ -92,7 +98,8 @@ def hold(port, count, pid):
             sys.exit("hold: not all connections opened within 60 s")
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
         s.sendall(REQUEST)
-        read_response(s)
+        if not read_response(s)[1]:
+            sys.exit("hold: a connection got no complete answer")
         held.append(s)
     time.sleep(0.5)
     alive = sum(1 for s in held if s.fileno() >= 0)

@@ -25,6 +25,9 @@ import time
 
 SHORT = "--short" in sys.argv
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from probe import cpu_ticks, read_response, rss_kib  # noqa: E402  (the bench's /proc and HTTP helpers)
+
 WHOD = os.path.join(ROOT, "target", "release", "whod")
 REQUEST = b"GET /who HTTP/1.1\r\nHost: soak\r\n\r\n"
 results = []
@@ -47,13 +50,10 @@ class Whod:
         threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
 
     def rss_kib(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        return rss_kib(self.proc.pid)
 
     def cpu_ticks(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(") ", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
+        return cpu_ticks(self.proc.pid)
 
     def stop(self):
         self.proc.terminate()
@@ -87,27 +87,6 @@ def fresh_requests(port, count, spacing=0.0):
         times.append(seconds)
         time.sleep(spacing)
     return statuses, times
-
-
-def read_response(sock):
-    """Reads one response. Returns (started, complete)."""
-    data = b""
-    try:
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return bool(data), False
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:"))
-        while len(body) < length:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return True, False
-            body += chunk
-        return True, True
-    except OSError:
-        return bool(data), False
 
 
 def slowloris():

@@ -89,6 +89,24 @@ impl Whod {
         }
     }
 
+    /// True once a new connection gets `200` for `GET /who`, trying for at most `TIMEOUT`.
+    /// A refusal, a reset or another status means: not yet.
+    pub fn serves_new_connections(&self) -> bool {
+        let deadline = Instant::now() + TIMEOUT;
+        while Instant::now() < deadline {
+            let mut fresh = self.connect();
+            fresh.send(&get("/who"));
+            let mut status_line = String::new();
+            if fresh.reader.read_line(&mut status_line).is_ok()
+                && status_line.starts_with("HTTP/1.1 200")
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// What `whod` wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()

@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use who::config::{self, Command, Config};
-use who::server::Server;
-use who::{healthcheck, sys};
+use whod::config::{self, Command, Config};
+use whod::server::Server;
+use whod::{healthcheck, sys};
 
 fn main() -> ExitCode {
     match config::parse(std::env::args().skip(1), |name| std::env::var(name).ok()) {

@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
-use crate::http::body::BodyReader;
+use crate::http::body::BodySkipper;
 use crate::http::request::{self, Request};
 use crate::http::response::{Connection, Response};
 use crate::http::{Reject, Status, date};
@@ -255,7 +255,7 @@ struct Conn {
     /// Answers the socket has not taken yet.
     output: Vec<u8>,
     /// A request body being read and dropped, and the answer owed after it.
-    body: Option<(BodyReader, Owed)>,
+    body: Option<(BodySkipper, Owed)>,
     phase: Phase,
     timer: Timer,
     deadline: Instant,
@@ -393,7 +393,7 @@ impl Conn {
                 Ok(Status::Complete(request)) => {
                     at += request.head_len;
                     let owed = self.decide(&request, ctx);
-                    match BodyReader::new(request.body) {
+                    match BodySkipper::new(request.framing) {
                         None => self.answer(owed, ctx),
                         // The client waits for "100 Continue" before it sends the body: answer
                         // now and close, rather than wait for a body that may never come.
@@ -430,10 +430,10 @@ impl Conn {
         };
         let head_only = request.method == b"HEAD";
         if ctx.access_log {
-            let bytes = match reply.body {
+            let bytes = match reply.content {
                 _ if head_only => 0,
-                who::Body::Hostname => ctx.clock.hostname.len(),
-                who::Body::Text(text) => text.len(),
+                who::Content::Hostname => ctx.clock.hostname.len(),
+                who::Content::Text(text) => text.len(),
             };
             ctx.log(self.peer, Some(request), reply.status, bytes);
         }
@@ -445,9 +445,9 @@ impl Conn {
     }
 
     fn answer(&mut self, owed: Owed, ctx: &mut Context) {
-        let body = match owed.reply.body {
-            who::Body::Hostname => &ctx.clock.hostname[..],
-            who::Body::Text(text) => text.as_bytes(),
+        let body = match owed.reply.content {
+            who::Content::Hostname => &ctx.clock.hostname[..],
+            who::Content::Text(text) => text.as_bytes(),
         };
         let response = Response {
             status: owed.reply.status,
@@ -466,12 +466,13 @@ impl Conn {
     /// Answers a bad request with its status and reason, and closes: nothing after a bad
     /// request is parsed, so nothing can be smuggled behind it.
     fn reject(&mut self, reject: Reject, ctx: &mut Context) {
+        let message = reject.message();
         if ctx.access_log {
-            ctx.log(self.peer, None, reject.status, reject.reason.len());
+            ctx.log(self.peer, None, reject.status, message.len());
         }
         let response = Response {
             status: reject.status,
-            body: reject.reason.as_bytes(),
+            body: message.as_bytes(),
             head_only: false,
             allow: false,
             connection: Connection::Close,

@@ -1,8 +1,8 @@
 //! The routes: what `who` answers, and the host name it answers with.
 
-/// The body of an answer.
+/// What an answer says: its body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Body {
+pub enum Content {
     /// The host's name, exactly (no newline: the bytes the original Go server sends).
     Hostname,
     Text(&'static str),
@@ -12,7 +12,7 @@ pub enum Body {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
-    pub body: Body,
+    pub content: Content,
     /// 405 names the methods that work: `Allow: GET, HEAD`.
     pub allow: bool,
 }
@@ -26,23 +26,23 @@ pub fn route(method: &[u8], path: Option<&[u8]>, stopping: bool) -> Reply {
     let found = match path {
         Some(b"/who") => Reply {
             status: 200,
-            body: Body::Hostname,
+            content: Content::Hostname,
             allow: false,
         },
         Some(b"/healthz") if stopping => Reply {
             status: 503,
-            body: Body::Text("shutting down"),
+            content: Content::Text("shutting down"),
             allow: false,
         },
         Some(b"/healthz") => Reply {
             status: 200,
-            body: Body::Text("ok"),
+            content: Content::Text("ok"),
             allow: false,
         },
         _ => {
             return Reply {
                 status: 404,
-                body: Body::Text("not found: try /who"),
+                content: Content::Text("not found: try /who"),
                 allow: false,
             };
         }
@@ -51,7 +51,7 @@ pub fn route(method: &[u8], path: Option<&[u8]>, stopping: bool) -> Reply {
         b"GET" | b"HEAD" => found,
         _ => Reply {
             status: 405,
-            body: Body::Text("method not allowed: use GET or HEAD"),
+            content: Content::Text("method not allowed: use GET or HEAD"),
             allow: true,
         },
     }
@@ -68,13 +68,16 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(route(b"GET", Some(b"/who"), false).body, Body::Hostname);
+        assert_eq!(
+            route(b"GET", Some(b"/who"), false).content,
+            Content::Hostname
+        );
         assert_eq!(route(b"HEAD", Some(b"/who"), true).status, 200);
         assert_eq!(
             route(b"GET", Some(b"/healthz"), false),
             Reply {
                 status: 200,
-                body: Body::Text("ok"),
+                content: Content::Text("ok"),
                 allow: false
             }
         );

@@ -12,7 +12,7 @@
 //! (RFC 9112 §7.1). Unlike the head, chunked framing demands CRLF: a bare LF here is where
 //! request smuggling between a proxy and a server hides.
 
-use super::request::{Body, MAX_BODY, MAX_HEADER_SECTION, is_field_value};
+use super::request::{Framing, MAX_BODY, MAX_HEADER_SECTION, is_field_value};
 use super::{Reject, Status};
 
 /// Longest chunk-size line with its extensions; nginx allows about the same.
@@ -53,14 +53,15 @@ enum Chunk {
     FinalLf,
 }
 
-/// Reads a request body of either framing, discarding it.
+/// Skips a request body of either framing: finds where it ends and keeps none of it.
 #[derive(Clone, Debug)]
-pub struct BodyReader {
-    framing: Framing,
+pub struct BodySkipper {
+    left: Left,
 }
 
+/// What is left of the body.
 #[derive(Clone, Debug)]
-enum Framing {
+enum Left {
     Length {
         remaining: u64,
     },
@@ -74,13 +75,13 @@ enum Framing {
     },
 }
 
-impl BodyReader {
-    /// A reader for the body the head announced, or `None` when there is none.
-    pub fn new(body: Body) -> Option<BodyReader> {
-        let framing = match body {
-            Body::None => return None,
-            Body::Length(length) => Framing::Length { remaining: length },
-            Body::Chunked => Framing::Chunked {
+impl BodySkipper {
+    /// A skipper for the body the head announced, or `None` when there is none.
+    pub fn new(framing: Framing) -> Option<BodySkipper> {
+        let left = match framing {
+            Framing::None => return None,
+            Framing::Length(length) => Left::Length { remaining: length },
+            Framing::Chunked => Left::Chunked {
                 state: Chunk::Size,
                 size: 0,
                 digits: 0,
@@ -89,14 +90,14 @@ impl BodyReader {
                 total: 0,
             },
         };
-        Some(BodyReader { framing })
+        Some(BodySkipper { left })
     }
 
     /// Consumes body bytes from the start of `buf`. `Complete(n)`: the body ended after `n`
     /// bytes. `Partial`: all of `buf` was body and more is to come.
     pub fn read(&mut self, buf: &[u8]) -> Result<Status<usize>, Reject> {
-        match &mut self.framing {
-            Framing::Length { remaining } => {
+        match &mut self.left {
+            Left::Length { remaining } => {
                 let used = (*remaining).min(buf.len() as u64);
                 *remaining -= used;
                 Ok(if *remaining == 0 {
@@ -105,7 +106,7 @@ impl BodyReader {
                     Status::Partial
                 })
             }
-            Framing::Chunked {
+            Left::Chunked {
                 state,
                 size,
                 digits,
@@ -200,8 +201,8 @@ mod tests {
     use super::*;
 
     /// Feeds `input` in pieces of `step` bytes; returns where the body ended, or the rejection.
-    fn read_in_steps(body: Body, input: &[u8], step: usize) -> Result<Option<usize>, Reject> {
-        let mut reader = BodyReader::new(body).expect("a body");
+    fn read_in_steps(framing: Framing, input: &[u8], step: usize) -> Result<Option<usize>, Reject> {
+        let mut reader = BodySkipper::new(framing).expect("a body");
         let mut offset = 0;
         for piece in input.chunks(step) {
             match reader.read(piece)? {
@@ -212,11 +213,11 @@ mod tests {
         Ok(None)
     }
 
-    fn read_every_way(body: Body, input: &[u8]) -> Result<Option<usize>, Reject> {
-        let whole = read_in_steps(body, input, input.len().max(1));
+    fn read_every_way(framing: Framing, input: &[u8]) -> Result<Option<usize>, Reject> {
+        let whole = read_in_steps(framing, input, input.len().max(1));
         for step in 1..input.len() {
             assert_eq!(
-                read_in_steps(body, input, step),
+                read_in_steps(framing, input, step),
                 whole,
                 "step {step}: {:?}",
                 String::from_utf8_lossy(input)
@@ -227,28 +228,31 @@ mod tests {
 
     #[test]
     fn content_length() {
-        assert_eq!(read_every_way(Body::Length(5), b"hello"), Ok(Some(5)));
-        assert_eq!(read_every_way(Body::Length(5), b"helloGET /"), Ok(Some(5)));
-        assert_eq!(read_every_way(Body::Length(5), b"hel"), Ok(None));
-        assert!(BodyReader::new(Body::None).is_none());
+        assert_eq!(read_every_way(Framing::Length(5), b"hello"), Ok(Some(5)));
+        assert_eq!(
+            read_every_way(Framing::Length(5), b"helloGET /"),
+            Ok(Some(5))
+        );
+        assert_eq!(read_every_way(Framing::Length(5), b"hel"), Ok(None));
+        assert!(BodySkipper::new(Framing::None).is_none());
     }
 
     #[test]
     fn chunked_rfc_example_and_variants() {
         let body = b"4\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n";
-        assert_eq!(read_every_way(Body::Chunked, body), Ok(Some(body.len())));
+        assert_eq!(read_every_way(Framing::Chunked, body), Ok(Some(body.len())));
         let with_next = [&body[..], b"GET / HTTP/1.1\r\n"].concat();
         assert_eq!(
-            read_every_way(Body::Chunked, &with_next),
+            read_every_way(Framing::Chunked, &with_next),
             Ok(Some(body.len()))
         );
         let extended = b"5 ; name=value;x\r\nhello\r\n000;last\r\nTrailer: t\r\nOther: u\r\n\r\n";
         assert_eq!(
-            read_every_way(Body::Chunked, extended),
+            read_every_way(Framing::Chunked, extended),
             Ok(Some(extended.len()))
         );
         assert_eq!(
-            read_every_way(Body::Chunked, b"a\r\n0123456789\r\n"),
+            read_every_way(Framing::Chunked, b"a\r\n0123456789\r\n"),
             Ok(None)
         );
     }
@@ -272,7 +276,7 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(
-                read_every_way(Body::Chunked, input),
+                read_every_way(Framing::Chunked, input),
                 Err(*expected),
                 "{:?}",
                 String::from_utf8_lossy(input)
@@ -280,12 +284,12 @@ mod tests {
         }
         let many_zeros = "0".repeat(MAX_CHUNK_LINE + 1);
         assert_eq!(
-            read_in_steps(Body::Chunked, many_zeros.as_bytes(), 100),
+            read_in_steps(Framing::Chunked, many_zeros.as_bytes(), 100),
             Err(CHUNK_LINE_TOO_LONG)
         );
         let trailer = format!("0\r\nT: {}\r\n\r\n", "v".repeat(MAX_HEADER_SECTION));
         assert_eq!(
-            read_in_steps(Body::Chunked, trailer.as_bytes(), 1000),
+            read_in_steps(Framing::Chunked, trailer.as_bytes(), 1000),
             Err(TRAILER_TOO_LARGE)
         );
     }
@@ -295,12 +299,12 @@ mod tests {
         let chunk = format!("{:x}\r\n{}\r\n", 512 * 1024, "a".repeat(512 * 1024));
         let exactly = format!("{chunk}{chunk}0\r\n\r\n");
         assert_eq!(
-            read_in_steps(Body::Chunked, exactly.as_bytes(), 4096),
+            read_in_steps(Framing::Chunked, exactly.as_bytes(), 4096),
             Ok(Some(exactly.len()))
         );
         let over = format!("{chunk}{chunk}1\r\n");
         assert_eq!(
-            read_in_steps(Body::Chunked, over.as_bytes(), 4096),
+            read_in_steps(Framing::Chunked, over.as_bytes(), 4096),
             Err(BODY_TOO_LARGE)
         );
     }

@@ -29,4 +29,9 @@ impl Reject {
     pub const fn new(status: u16, reason: &'static str) -> Reject {
         Reject { status, reason }
     }
+
+    /// The body of the answer: what was wrong.
+    pub fn message(&self) -> String {
+        self.reason.to_string()
+    }
 }

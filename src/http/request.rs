@@ -19,7 +19,7 @@ pub const MAX_BODY: u64 = 1024 * 1024;
 
 /// How the request body is framed (RFC 9112 §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Body {
+pub enum Framing {
     None,
     Length(u64),
     Chunked,
@@ -33,7 +33,7 @@ pub struct Request<'b> {
     pub minor_version: u8,
     /// The connection stays open after the answer (RFC 9112 §9.3).
     pub keep_alive: bool,
-    pub body: Body,
+    pub framing: Framing,
     /// `Expect: 100-continue`: the client waits before sending its body.
     pub expect_continue: bool,
     /// Bytes of the buffer the head took, with an ignored leading empty line.
@@ -211,7 +211,7 @@ impl Fields {
     }
 
     /// The body framing, by RFC 9112 §6.1 and §6.3.
-    fn body(&self, minor_version: u8) -> Result<Body, Reject> {
+    fn framing(&self, minor_version: u8) -> Result<Framing, Reject> {
         if self.transfer_encoding {
             if self.content_length.is_some() {
                 return Err(LENGTH_AND_CHUNKED);
@@ -225,12 +225,12 @@ impl Fields {
             if self.chunked != 1 || !self.last_coding_is_chunked {
                 return Err(CHUNKED_NOT_FINAL);
             }
-            return Ok(Body::Chunked);
+            return Ok(Framing::Chunked);
         }
         match self.content_length {
             Some(length) if length > MAX_BODY => Err(BODY_TOO_LARGE),
-            Some(0) | None => Ok(Body::None),
-            Some(length) => Ok(Body::Length(length)),
+            Some(0) | None => Ok(Framing::None),
+            Some(length) => Ok(Framing::Length(length)),
         }
     }
 }
@@ -456,7 +456,7 @@ pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
     if minor_version == 1 && fields.hosts == 0 {
         return Err(MISSING_HOST);
     }
-    let body = fields.body(minor_version)?;
+    let framing = fields.framing(minor_version)?;
     // HTTP/1.1 persists unless told "close"; HTTP/1.0 closes unless asked "keep-alive" (§9.3).
     let keep_alive = !fields.close && (minor_version == 1 || fields.keep_alive);
     Ok(Status::Complete(Request {
@@ -464,7 +464,7 @@ pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
         target,
         minor_version,
         keep_alive,
-        body,
+        framing,
         expect_continue: fields.expect_continue,
         head_len,
     }))
@@ -502,7 +502,7 @@ mod tests {
         assert_eq!(request.target, b"/who");
         assert_eq!(request.minor_version, 1);
         assert!(request.keep_alive);
-        assert_eq!(request.body, Body::None);
+        assert_eq!(request.framing, Framing::None);
         assert_eq!(request.head_len, input.len());
         assert_eq!(request.path(), Some(&b"/who"[..]));
     }
@@ -567,17 +567,17 @@ mod tests {
     #[test]
     fn field_values_are_trimmed_and_names_case_insensitive() {
         let r = complete(b"POST / HTTP/1.1\r\nhOsT: \t a \t\r\ncontent-LENGTH:  12 \r\n\r\n");
-        assert_eq!(r.body, Body::Length(12));
+        assert_eq!(r.framing, Framing::Length(12));
         let r = complete(
             b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
         );
-        assert_eq!(r.body, Body::Length(5));
+        assert_eq!(r.framing, Framing::Length(5));
         let r = complete(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
-        assert_eq!(r.body, Body::None);
+        assert_eq!(r.framing, Framing::None);
         let r = complete(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\nExpect: 100-continue\r\n\r\n");
-        assert_eq!((r.body, r.expect_continue), (Body::Chunked, true));
+        assert_eq!((r.framing, r.expect_continue), (Framing::Chunked, true));
         let r = complete(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked,\r\n\r\n");
-        assert_eq!(r.body, Body::Chunked);
+        assert_eq!(r.framing, Framing::Chunked);
         // obs-text is allowed in values; UTF-8 passes through.
         complete("GET / HTTP/1.1\r\nHost: a\r\nX-Name: café\r\n\r\n".as_bytes());
     }

@@ -8,6 +8,7 @@
 #   --smoke: 1 round of 1 s and 500 held connections, as CI runs it so the bench cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 rounds=3 seconds=4 hold=5000
 while [ $# -gt 0 ]; do
@@ -41,12 +42,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 echo "bench: building whod (release, static, as Dockerfile.multi builds it) and the Go original"
-host=$(rustc -vV | sed -n 's/^host: //p')
-RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -q --target "$host"
-whod=target/$host/release/whod
+whod=$(static_build target)
 GOCACHE=$PWD/$out/gocache CGO_ENABLED=0 go build -o "$out/who-go" bench/who.go
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pids=()
 cleanup() { [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true; }
 trap cleanup EXIT
@@ -102,19 +100,9 @@ load() {
             ticks=$(python3 bench/probe.py cpu "${pid[$name]}")
             wrk "${args[@]}" "http://127.0.0.1:${port[$name]}/who" >"$out/wrk.txt" 2>&1
             ticks=$(( $(python3 bench/probe.py cpu "${pid[$name]}") - ticks ))
-            awk -v scenario="$scenario" -v round="$round" -v name="$name" -v ticks="$ticks" \
-                -v hz="$(getconf CLK_TCK)" '
-                function us(v) { return v ~ /us$/ ? v + 0 : v ~ /ms$/ ? v * 1000 : v ~ /s$/ ? v * 1000000 : v }
-                /Requests\/sec:/ { rps = $2 }
-                $1 == "99%" { p99 = us($2) }
-                /Socket errors:/ { gsub(/[^0-9 ]/, " "); errors = $1 + $2 + $3 + $4 }
-                /Non-2xx or 3xx responses:/ { non2xx = $NF }
-                /requests in/ { requests = $1 }
-                END {
-                    cpu_us = requests ? ticks * 1000000 / hz / requests : 0
-                    printf "load\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%.3f\n", scenario, round, name, rps, p99, errors, non2xx, cpu_us
-                }
-            ' "$out/wrk.txt" >>"$raw"
+            read -r requests errors non2xx rps p99 < <(wrk_summary "$out/wrk.txt")
+            awk -v requests="$requests" -v ticks="$ticks" -v hz="$(getconf CLK_TCK)" -v line="load\t$scenario\t$round\t$name\t$rps\t$p99\t$errors\t$non2xx" \
+                'BEGIN { printf "%s\t%.3f\n", line, requests ? ticks * 1000000 / hz / requests : 0 }' >>"$raw"
             printf '  %-22s round %d  %-6s %s req/s\n' "$scenario" "$round" "$name" "$(tail -n 1 "$raw" | cut -f5)"
         done
     done

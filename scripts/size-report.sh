@@ -4,15 +4,14 @@
 # build by origin. About a minute. `make size-report`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-host=$(rustc -vV | sed -n 's/^host: //p')
+source scripts/lib.sh
+host=$(host_target)
 work=${TMPDIR:-/tmp}/who-size-report
-bytes() { stat -c %s "$work/$1/$host/release/whod"; }
 variant() { # variant NAME [VAR=VALUE...]: a static release build with those overrides
-    local name=$1
+    local name=$1 binary
     shift
-    env "$@" RUSTFLAGS="${EXTRA_RUSTFLAGS:-} -C target-feature=+crt-static" \
-        cargo build -q --release --locked --target "$host" --target-dir "$work/$name"
-    printf '  %-44s %9d bytes\n' "$name" "$(bytes "$name")"
+    binary=$(env "$@" bash -c 'source scripts/lib.sh && static_build "$0"' "$work/$name")
+    printf '  %-44s %9d bytes\n' "$name" "$(stat -c %s "$binary")"
 }
 
 echo "static $host builds, one setting changed at a time:"

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 DOCKER=${DOCKER:-docker}
 IMAGE=${IMAGE:-who}
 source tests/common.sh
+source scripts/lib.sh
 engine_or_skip "replica tests (tests/replicas.sh)"
 
 project="who-replicas-$$"
@@ -60,7 +61,7 @@ for i in 0 1 2; do
 done
 check "the three hostnames are distinct" test "$(printf '%s\n' "${hostnames[@]}" | sort -u | wc -l)" = 3
 
-lb_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+lb_port=$(free_port)
 cat >"$work/nginx.conf" <<NGINX
 worker_processes 1;
 pid $work/nginx.pid;
@@ -111,12 +112,10 @@ stopper=$!
 wrk -t1 -c16 -d6s --timeout 5s "http://127.0.0.1:$lb_port/who" >"$work/wrk.txt" 2>&1
 wait "$stopper"
 sed 's/^/        /' "$work/wrk.txt"
-requests=$(awk '/requests in/ { print $1 }' "$work/wrk.txt")
-non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$work/wrk.txt")
-socket_errors=$(awk '/Socket errors:/ { gsub(/[^0-9 ]/, " "); print $1 + $2 + $3 + $4 }' "$work/wrk.txt")
-check "wrk completed requests (${requests:-none})" test "${requests:-0}" -gt 0
-check "zero non-2xx responses through the rolling stop (${non2xx:-0})" test "${non2xx:-0}" = 0
-check "zero socket errors through the rolling stop (${socket_errors:-0})" test "${socket_errors:-0}" = 0
+read -r requests socket_errors non2xx _ < <(wrk_summary "$work/wrk.txt")
+check "wrk completed requests ($requests)" test "$requests" -gt 0
+check "zero non-2xx responses through the rolling stop ($non2xx)" test "$non2xx" = 0
+check "zero socket errors through the rolling stop ($socket_errors)" test "$socket_errors" = 0
 stop_ms=$(cat "$work/stop-ms")
 check "the stopped replica exited within 2 s (took ${stop_ms} ms)" test "$stop_ms" -lt 2000
 check "the stopped replica exited 0" test "$("$DOCKER" inspect -f '{{.State.ExitCode}}' "${names[1]}")" = 0

@@ -17,19 +17,27 @@ pub struct Reply {
     pub allow: bool,
 }
 
+/// What `/healthz` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    Serving,
+    /// SIGTERM has come: draining or stopping.
+    ShuttingDown,
+}
+
 /// Routes by path alone (the query never matters), then by method.
 ///
 /// - `/who`: the host name. `/healthz`: `ok`, or 503 once shutdown has begun, so that a load
 ///   balancer stops sending here before the listener closes.
 /// - A known path with a method other than GET or HEAD: 405. Anything else: 404.
-pub fn route(method: &[u8], path: Option<&[u8]>, stopping: bool) -> Reply {
+pub fn route(method: &[u8], path: Option<&[u8]>, health: Health) -> Reply {
     let found = match path {
         Some(b"/who") => Reply {
             status: 200,
             content: Content::Hostname,
             allow: false,
         },
-        Some(b"/healthz") if stopping => Reply {
+        Some(b"/healthz") if health == Health::ShuttingDown => Reply {
             status: 503,
             content: Content::Text("shutting down"),
             allow: false,
@@ -64,31 +72,32 @@ pub fn hostname() -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::Health::{Serving, ShuttingDown};
     use super::*;
 
     #[test]
     fn routes() {
         assert_eq!(
-            route(b"GET", Some(b"/who"), false).content,
+            route(b"GET", Some(b"/who"), Serving).content,
             Content::Hostname
         );
-        assert_eq!(route(b"HEAD", Some(b"/who"), true).status, 200);
+        assert_eq!(route(b"HEAD", Some(b"/who"), ShuttingDown).status, 200);
         assert_eq!(
-            route(b"GET", Some(b"/healthz"), false),
+            route(b"GET", Some(b"/healthz"), Serving),
             Reply {
                 status: 200,
                 content: Content::Text("ok"),
                 allow: false
             }
         );
-        assert_eq!(route(b"GET", Some(b"/healthz"), true).status, 503);
-        let post = route(b"POST", Some(b"/who"), false);
+        assert_eq!(route(b"GET", Some(b"/healthz"), ShuttingDown).status, 503);
+        let post = route(b"POST", Some(b"/who"), Serving);
         assert_eq!((post.status, post.allow), (405, true));
-        assert_eq!(route(b"DELETE", Some(b"/healthz"), false).status, 405);
+        assert_eq!(route(b"DELETE", Some(b"/healthz"), Serving).status, 405);
         for path in [&b"/"[..], b"/who/", b"/WHO", b"//who", b"/who%20"] {
-            assert_eq!(route(b"GET", Some(path), false).status, 404);
+            assert_eq!(route(b"GET", Some(path), Serving).status, 404);
         }
-        assert_eq!(route(b"OPTIONS", None, false).status, 404);
+        assert_eq!(route(b"OPTIONS", None, Serving).status, 404);
     }
 
     #[test]

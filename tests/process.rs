@@ -383,3 +383,70 @@ fn out_of_file_descriptors_backs_off_and_recovers() {
     whod.signal("TERM");
     assert!(whod.wait(Duration::from_secs(8)).success());
 }
+
+#[test]
+fn the_drain_window_keeps_serving_with_connection_close_then_stops() {
+    let mut whod = Whod::start(&["--shutdown-delay", "2"]);
+    let mut idle = whod.connect();
+    assert_eq!(idle.exchange(&get("/who")).status, 200);
+    let start = Instant::now();
+    whod.signal("TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    // New connections are still accepted and answered, each answer closing its connection;
+    // /healthz says the replica is going away.
+    let mut fresh = whod.connect();
+    let health = fresh.exchange(&get("/healthz"));
+    assert_eq!(
+        (
+            health.status,
+            health.text().as_str(),
+            health.header("Connection")
+        ),
+        (503, "shutting down", Some("close"))
+    );
+    assert!(fresh.is_closed());
+    let mut fresh = whod.connect();
+    let who = fresh.exchange(&get("/who"));
+    assert_eq!((who.status, who.header("Connection")), (200, Some("close")));
+    assert!(fresh.is_closed());
+    // An idle keep-alive connection stays open for its next answer, which closes it.
+    let answer = idle.exchange(&get("/who"));
+    assert_eq!(
+        (answer.status, answer.header("Connection")),
+        (200, Some("close"))
+    );
+    assert!(idle.is_closed());
+    // The window over, whod stops as without one.
+    let mut late = whod.connect();
+    assert!(whod.wait(Duration::from_secs(5)).success());
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert!(
+        late.is_closed(),
+        "an idle connection is closed at the end of the window"
+    );
+    let stderr = whod.stderr();
+    assert!(
+        stderr.contains("SIGTERM received, draining for 2 s"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_second_sigterm_ends_the_drain_window_early() {
+    let mut whod = Whod::start(&["--shutdown-delay", "60"]);
+    whod.signal("TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(whod.connect().exchange(&get("/healthz")).status, 503);
+    let start = Instant::now();
+    whod.signal("INT");
+    assert!(whod.wait(Duration::from_secs(5)).success());
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+}

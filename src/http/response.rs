@@ -23,21 +23,62 @@ pub struct Response<'a> {
     pub connection: Connection,
 }
 
-/// The status line's code and reason phrase (RFC 9110 §15).
-fn status_line(status: u16) -> &'static [u8] {
+/// The reason phrase of a status code, as RFC 9110 §15 registers it. A code without one
+/// gets an empty phrase, which RFC 9112 §4 allows (`status-line = HTTP-version SP
+/// status-code SP [ reason-phrase ]`): a client must not rely on the phrase anyway.
+pub fn reason_phrase(status: u16) -> &'static str {
     match status {
-        200 => b"200 OK\r\n",
-        400 => b"400 Bad Request\r\n",
-        404 => b"404 Not Found\r\n",
-        405 => b"405 Method Not Allowed\r\n",
-        408 => b"408 Request Timeout\r\n",
-        413 => b"413 Content Too Large\r\n",
-        414 => b"414 URI Too Long\r\n",
-        431 => b"431 Request Header Fields Too Large\r\n",
-        501 => b"501 Not Implemented\r\n",
-        503 => b"503 Service Unavailable\r\n",
-        505 => b"505 HTTP Version Not Supported\r\n",
-        _ => b"500 Internal Server Error\r\n",
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        305 => "Use Proxy",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        426 => "Upgrade Required",
+        // RFC 6585
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        // RFC 7725
+        451 => "Unavailable For Legal Reasons",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
     }
 }
 
@@ -59,8 +100,13 @@ fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
 impl Response<'_> {
     /// Appends the whole response to `out`. `date` is the current IMF-fixdate.
     pub fn write_to(&self, out: &mut Vec<u8>, date: &[u8; 29]) {
+        // status-line = HTTP-version SP status-code SP [ reason-phrase ]; a code is 3 digits.
+        debug_assert!((100..=999).contains(&self.status), "status {}", self.status);
         out.extend_from_slice(b"HTTP/1.1 ");
-        out.extend_from_slice(status_line(self.status));
+        push_decimal(out, usize::from(self.status));
+        out.push(b' ');
+        out.extend_from_slice(reason_phrase(self.status).as_bytes());
+        out.extend_from_slice(b"\r\n");
         // Every answer is plain text; nosniff keeps browsers from guessing otherwise.
         out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
         push_decimal(out, self.body.len());
@@ -141,6 +187,27 @@ mod tests {
             connection: Connection::KeepAlive,
         };
         assert!(text(r).contains("\r\nConnection: keep-alive\r\n"));
+    }
+
+    #[test]
+    fn every_status_has_its_line_and_an_unregistered_one_an_empty_phrase() {
+        let line = |status| {
+            let r = Response {
+                status,
+                body: b"",
+                head_only: false,
+                allow: false,
+                connection: Connection::Persistent,
+            };
+            text(r).lines().next().unwrap().to_string()
+        };
+        assert_eq!(line(200), "HTTP/1.1 200 OK");
+        assert_eq!(line(408), "HTTP/1.1 408 Request Timeout");
+        assert_eq!(line(413), "HTTP/1.1 413 Content Too Large");
+        assert_eq!(line(431), "HTTP/1.1 431 Request Header Fields Too Large");
+        assert_eq!(line(505), "HTTP/1.1 505 HTTP Version Not Supported");
+        assert_eq!(line(599), "HTTP/1.1 599 ");
+        assert_eq!(line(299), "HTTP/1.1 299 ");
     }
 
     #[test]

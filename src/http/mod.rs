@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod date;
+pub mod head;
 pub mod invariants;
 pub mod request;
 pub mod response;

@@ -104,7 +104,10 @@ impl<'b> Head<'b> {
 
     /// The values of the fields named `name` (compared without regard to ASCII case, as field
     /// names are: RFC 9110 §5.1), in the order received.
-    pub fn values<'n>(&self, name: &'n [u8]) -> impl Iterator<Item = &'b [u8]> + use<'b, 'n> {
+    pub fn values<'n>(
+        &self,
+        name: &'n [u8],
+    ) -> impl Iterator<Item = &'b [u8]> + Clone + use<'b, 'n> {
         self.fields()
             .filter(move |field| field.name.eq_ignore_ascii_case(name))
             .map(|field| field.value)

@@ -8,6 +8,7 @@
 //! - `sys`: every `unsafe` libc call, and nothing else.
 
 pub mod config;
+pub mod echo;
 pub mod healthcheck;
 pub mod http;
 pub mod server;

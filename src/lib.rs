@@ -11,6 +11,7 @@ pub mod config;
 pub mod echo;
 pub mod healthcheck;
 pub mod http;
+pub mod proxy_protocol;
 pub mod server;
 pub mod sys;
 pub mod who;

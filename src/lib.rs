@@ -8,8 +8,10 @@
 //! - `sys`: every `unsafe` libc call, and nothing else.
 
 pub mod config;
+pub mod echo;
 pub mod healthcheck;
 pub mod http;
+pub mod proxy_protocol;
 pub mod server;
 pub mod sys;
 pub mod who;

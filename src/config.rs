@@ -26,7 +26,19 @@ pub struct Config {
     pub max_connections: usize,
     /// Event loops (threads); each serves the connections it accepts.
     pub workers: usize,
-    pub access_log: bool,
+    pub access_log: AccessLog,
+    /// A label `/echo` shows: printable ASCII.
+    pub name: Option<String>,
+    /// `/echo` and `/status` are served (else 404).
+    pub echo: bool,
+    /// Fields whose values `/echo` shows as `[hidden]`: lower-case names.
+    pub echo_hide: Vec<String>,
+    /// The longest `?delay=` a request may ask for.
+    pub max_delay: Duration,
+    /// `/metrics` is served (else 404).
+    pub metrics: bool,
+    /// Every connection must start with a PROXY protocol header.
+    pub proxy_protocol: bool,
     /// After SIGTERM, how long to go on serving (every answer closing its connection, `/healthz`
     /// answering 503) before stopping.
     pub shutdown_delay: Duration,
@@ -42,11 +54,34 @@ impl Default for Config {
             max_connections: 10_000,
             // One loop answers well over 100k requests/s; replicas scale out, --workers scales up.
             workers: 1,
-            access_log: false,
+            access_log: AccessLog::Off,
+            name: None,
+            echo: true,
+            echo_hide: Vec::new(),
+            max_delay: Duration::from_secs(10),
+            metrics: false,
+            proxy_protocol: false,
             shutdown_delay: Duration::ZERO,
         }
     }
 }
+
+/// What the access log writes, one line per request on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessLog {
+    Off,
+    /// The Common Log Format: `127.0.0.1 - - [date] "GET /who HTTP/1.1" 200 12`.
+    Common,
+    /// The Combined Log Format: Common, then the `Referer` and `User-Agent` in quotes.
+    Combined,
+}
+
+/// The longest `--name`.
+pub const MAX_NAME: usize = 128;
+/// The most names `--echo-hide` takes.
+pub const MAX_HIDDEN_FIELDS: usize = 64;
+/// The longest `--max-delay`: a delayed answer holds its connection.
+pub const MAX_MAX_DELAY: Duration = Duration::from_secs(3600);
 
 /// A usage error: names the flag or variable and the value given. Exit code 2.
 #[derive(Debug, PartialEq)]
@@ -65,6 +100,8 @@ pub enum Takes {
     Value(&'static str),
     /// Nothing: giving the flag turns it on. Its variable takes on/off.
     Switch,
+    /// Nothing, or a value after `=` (`--access-log=combined`); the text names its kind.
+    OptionalValue(&'static str),
 }
 
 /// What a flag does.
@@ -104,11 +141,12 @@ impl Flag {
         }
     }
 
-    /// `--port N`, or `--access-log` for a switch.
+    /// `--port N`, `--metrics` for a switch, `--access-log[=common|combined]`.
     pub fn usage(&self) -> String {
         match self.takes {
             Takes::Value(kind) => format!("{} {kind}", self.name),
             Takes::Switch => self.name.to_string(),
+            Takes::OptionalValue(kind) => format!("{}[={kind}]", self.name),
         }
     }
 }
@@ -208,14 +246,132 @@ pub const FLAGS: &[Flag] = &[
     Flag {
         name: "--access-log",
         env: Some("WHO_ACCESS_LOG"),
-        takes: Takes::Switch,
-        help: "print one line per request on stdout (Common Log Format)",
+        takes: Takes::OptionalValue("common|combined"),
+        help: "print one line per request on stdout: the Common Log Format, or the Combined \
+               one (with the Referer and User-Agent); alone, common",
         action: Action::Set {
             set: |c, v| {
-                c.access_log = switch(v)?;
+                c.access_log = match v.to_ascii_lowercase().as_str() {
+                    "common" => AccessLog::Common,
+                    "combined" => AccessLog::Combined,
+                    _ => match switch(v) {
+                        Ok(true) => AccessLog::Common,
+                        Ok(false) => AccessLog::Off,
+                        Err(_) => {
+                            return Err("expected common, combined, or on/off".to_string());
+                        }
+                    },
+                };
                 Ok(())
             },
-            show: |c| on_off(c.access_log),
+            show: |c| {
+                match c.access_log {
+                    AccessLog::Off => "off",
+                    AccessLog::Common => "common",
+                    AccessLog::Combined => "combined",
+                }
+                .to_string()
+            },
+        },
+    },
+    Flag {
+        name: "--name",
+        env: Some("WHO_NAME"),
+        takes: Takes::Value("NAME"),
+        help: "a label for this replica, shown by /echo (printable ASCII, at most 128 bytes)",
+        action: Action::Set {
+            set: |c, v| {
+                if v.len() > MAX_NAME || !v.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+                    return Err(format!(
+                        "expected printable ASCII, at most {MAX_NAME} bytes"
+                    ));
+                }
+                c.name = (!v.is_empty()).then(|| v.to_string());
+                Ok(())
+            },
+            show: |c| c.name.clone().unwrap_or_default(),
+        },
+    },
+    Flag {
+        name: "--echo",
+        env: Some("WHO_ECHO"),
+        takes: Takes::Value("on|off"),
+        help: "serve /echo (the request as received) and /status/NNN; off: only /who and /healthz",
+        action: Action::Set {
+            set: |c, v| {
+                c.echo = switch(v)?;
+                Ok(())
+            },
+            show: |c| on_off(c.echo),
+        },
+    },
+    Flag {
+        name: "--echo-hide",
+        env: Some("WHO_ECHO_HIDE"),
+        takes: Takes::Value("NAME[,NAME...]"),
+        help: "fields whose values /echo shows as [hidden], e.g. Authorization,Cookie",
+        action: Action::Set {
+            set: |c, v| {
+                let names: Vec<String> = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                    .map(str::to_ascii_lowercase)
+                    .collect();
+                if let Some(bad) = names.iter().find(|n| !n.bytes().all(is_token_byte)) {
+                    return Err(format!("{bad:?} is not a field name"));
+                }
+                if names.len() > MAX_HIDDEN_FIELDS {
+                    return Err(format!("more than {MAX_HIDDEN_FIELDS} names"));
+                }
+                c.echo_hide = names;
+                Ok(())
+            },
+            show: |c| c.echo_hide.join(","),
+        },
+    },
+    Flag {
+        name: "--max-delay",
+        env: Some("WHO_MAX_DELAY"),
+        takes: Takes::Value("DURATION"),
+        help: "the longest ?delay= a request may ask for (250ms, 2s, ...; at most 3600s)",
+        action: Action::Set {
+            set: |c, v| {
+                c.max_delay = crate::who::parse_duration(v.as_bytes())
+                    .filter(|d| *d <= MAX_MAX_DELAY)
+                    .ok_or_else(|| {
+                        "expected a duration such as 500ms or 10s, at most 3600s".to_string()
+                    })?;
+                Ok(())
+            },
+            show: |c| crate::who::show_duration(c.max_delay),
+        },
+    },
+    Flag {
+        name: "--metrics",
+        env: Some("WHO_METRICS"),
+        takes: Takes::Switch,
+        help: "serve /metrics, in the Prometheus text format",
+        action: Action::Set {
+            set: |c, v| {
+                c.metrics = switch(v)?;
+                Ok(())
+            },
+            show: |c| on_off(c.metrics),
+        },
+    },
+    Flag {
+        name: "--proxy-protocol",
+        env: Some("WHO_PROXY_PROTOCOL"),
+        takes: Takes::Switch,
+        help: "every connection must start with a PROXY protocol header (v1 or v2), whose source \
+               address becomes the client's; only behind a proxy that always sends one",
+        action: Action::Set {
+            set: |c, v| {
+                c.proxy_protocol = switch(v)?;
+                Ok(())
+            },
+            show: |c| on_off(c.proxy_protocol),
         },
     },
     Flag {
@@ -314,7 +470,7 @@ where
             return Err(UsageError(format!("unknown flag {arg:?}")));
         };
         let value = match (flag.takes, inline_value) {
-            (Takes::Value(_), Some(value)) => value,
+            (Takes::Value(_) | Takes::OptionalValue(_), Some(value)) => value,
             (Takes::Value(kind), None) => args
                 .next()
                 .ok_or_else(|| UsageError(format!("{} needs a value ({kind})", flag.name)))?,
@@ -324,7 +480,7 @@ where
                     flag.name
                 )));
             }
-            (Takes::Switch, None) => "on".to_string(),
+            (Takes::Switch | Takes::OptionalValue(_), None) => "on".to_string(),
         };
         match &flag.action {
             Action::Set { set, .. } => set(&mut config, &value).map_err(|why| {
@@ -363,6 +519,11 @@ fn switch(value: &str) -> Result<bool, String> {
     }
 }
 
+/// `tchar` (RFC 9110 §5.6.2): what a field name is made of.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 fn on_off(on: bool) -> String {
     if on { "on" } else { "off" }.to_string()
 }
@@ -391,7 +552,13 @@ mod tests {
         assert_eq!(config.idle_timeout, Duration::from_secs(75));
         assert_eq!(config.max_connections, 10_000);
         assert_eq!(config.workers, 1);
-        assert!(!config.access_log);
+        assert_eq!(config.access_log, AccessLog::Off);
+        assert_eq!(config.name, None);
+        assert!(config.echo);
+        assert!(config.echo_hide.is_empty());
+        assert_eq!(config.max_delay, Duration::from_secs(10));
+        assert!(!config.metrics);
+        assert!(!config.proxy_protocol);
         assert_eq!(config.shutdown_delay, Duration::ZERO);
     }
 
@@ -412,7 +579,27 @@ mod tests {
         assert_eq!(config.bind, "::1".parse::<IpAddr>().unwrap());
         assert_eq!(config.header_timeout, Duration::from_secs(3));
         assert_eq!(config.idle_timeout, Duration::from_secs(4));
-        assert!(config.access_log);
+        assert_eq!(config.access_log, AccessLog::Common);
+        assert_eq!(
+            serve(&["--access-log=combined"]).access_log,
+            AccessLog::Combined
+        );
+        assert_eq!(
+            serve(&["--name", "node-1/default"]).name.as_deref(),
+            Some("node-1/default")
+        );
+        assert_eq!(serve(&["--name="]).name, None);
+        assert!(!serve(&["--echo", "off"]).echo);
+        assert_eq!(
+            serve(&["--echo-hide", "Authorization, Cookie,,x-Secret"]).echo_hide,
+            ["authorization", "cookie", "x-secret"]
+        );
+        assert_eq!(
+            serve(&["--max-delay", "250ms"]).max_delay,
+            Duration::from_millis(250)
+        );
+        assert!(serve(&["--metrics"]).metrics);
+        assert!(serve(&["--proxy-protocol"]).proxy_protocol);
         assert_eq!(
             serve(&["--bind", "[::]"]).bind,
             "::".parse::<IpAddr>().unwrap()
@@ -447,6 +634,22 @@ mod tests {
     }
 
     #[test]
+    fn access_log_variable_takes_a_format_or_on_off() {
+        for (value, format) in [
+            ("common", AccessLog::Common),
+            ("COMBINED", AccessLog::Combined),
+            ("1", AccessLog::Common),
+            ("off", AccessLog::Off),
+        ] {
+            let env = |name: &str| (name == "WHO_ACCESS_LOG").then(|| value.to_string());
+            let Ok(Command::Serve(config)) = parse(Vec::new(), env) else {
+                panic!("WHO_ACCESS_LOG={value:?}")
+            };
+            assert_eq!(config.access_log, format, "WHO_ACCESS_LOG={value:?}");
+        }
+    }
+
+    #[test]
     fn switch_variables_take_on_and_off_in_any_case() {
         for (value, on) in [
             ("1", true),
@@ -459,18 +662,18 @@ mod tests {
             ("off", false),
             ("", false),
         ] {
-            let env = |name: &str| (name == "WHO_ACCESS_LOG").then(|| value.to_string());
+            let env = |name: &str| (name == "WHO_METRICS").then(|| value.to_string());
             let Ok(Command::Serve(config)) = parse(Vec::new(), env) else {
-                panic!("WHO_ACCESS_LOG={value:?}")
+                panic!("WHO_METRICS={value:?}")
             };
-            assert_eq!(config.access_log, on, "WHO_ACCESS_LOG={value:?}");
+            assert_eq!(config.metrics, on, "WHO_METRICS={value:?}");
         }
-        let env = |name: &str| (name == "WHO_ACCESS_LOG").then(|| "maybe".to_string());
+        let env = |name: &str| (name == "WHO_METRICS").then(|| "maybe".to_string());
         let error = parse(Vec::new(), env).unwrap_err();
         assert!(
             error
                 .0
-                .starts_with("WHO_ACCESS_LOG: invalid value \"maybe\": expected 1/true"),
+                .starts_with("WHO_METRICS: invalid value \"maybe\": expected 1/true"),
             "{}",
             error.0
         );
@@ -508,7 +711,28 @@ mod tests {
             (&["--workers", "257"], "--workers: invalid value \"257\""),
             (&["--frobnicate"], "unknown flag \"--frobnicate\""),
             (&["--help=yes"], "--help takes no value, got \"yes\""),
-            (&["--access-log=1"], "--access-log takes no value"),
+            (&["--metrics=1"], "--metrics takes no value"),
+            (
+                &["--access-log=json"],
+                "--access-log: invalid value \"json\": expected common, combined, or on/off",
+            ),
+            (
+                &["--name", "tab\there"],
+                "--name: invalid value \"tab\\there\": expected printable ASCII, at most 128",
+            ),
+            (&["--echo", "maybe"], "--echo: invalid value \"maybe\""),
+            (
+                &["--echo-hide", "Cookie,a b"],
+                "--echo-hide: invalid value \"Cookie,a b\": \"a b\" is not a field name",
+            ),
+            (
+                &["--max-delay", "2h"],
+                "--max-delay: invalid value \"2h\": expected a duration such as 500ms or 10s",
+            ),
+            (
+                &["--max-delay", "3601s"],
+                "--max-delay: invalid value \"3601s\"",
+            ),
         ] {
             let error = parse_args(args).expect_err(&format!("{args:?} should fail"));
             assert!(error.0.starts_with(expected), "{args:?}: {}", error.0);
@@ -565,7 +789,13 @@ mod tests {
             "--idle-timeout" => ("4", |c| c.idle_timeout == Duration::from_secs(4)),
             "--max-connections" => ("5", |c| c.max_connections == 5),
             "--workers" => ("6", |c| c.workers == 6),
-            "--access-log" => ("on", |c| c.access_log),
+            "--access-log" => ("combined", |c| c.access_log == AccessLog::Combined),
+            "--name" => ("blue", |c| c.name.as_deref() == Some("blue")),
+            "--echo" => ("off", |c| !c.echo),
+            "--echo-hide" => ("Cookie", |c| c.echo_hide == ["cookie"]),
+            "--max-delay" => ("2s", |c| c.max_delay == Duration::from_secs(2)),
+            "--metrics" => ("on", |c| c.metrics),
+            "--proxy-protocol" => ("on", |c| c.proxy_protocol),
             "--shutdown-delay" => ("7", |c| c.shutdown_delay == Duration::from_secs(7)),
             other => panic!("no sample for {other}: add one"),
         }
@@ -585,9 +815,15 @@ mod tests {
             max_connections: _,
             workers: _,
             access_log: _,
+            name: _,
+            echo: _,
+            echo_hide: _,
+            max_delay: _,
+            metrics: _,
+            proxy_protocol: _,
             shutdown_delay: _,
         } = Config::default();
-        const FIELDS: usize = 8;
+        const FIELDS: usize = 14;
         let setters: Vec<&Flag> = FLAGS
             .iter()
             .filter(|f| matches!(f.action, Action::Set { .. }))

@@ -173,9 +173,16 @@ fn push_display(out: &mut Vec<u8>, value: impl Display) {
 /// Appends `bytes` for the text form: HTAB and visible ASCII but `\` as themselves, `\` as
 /// `\\`, every other byte as `\xHH`. No byte can end a line.
 fn push_text(out: &mut Vec<u8>, bytes: &[u8]) {
+    push_escaped(out, bytes, |b| b == b'\t' || (0x20..0x7f).contains(&b));
+}
+
+/// Appends `bytes` with the bytes `keep` says stand for themselves as they are, `\` as `\\`,
+/// and every other byte as `\xHH` (upper-case hex), as nginx writes its logs. The access log
+/// uses it too, keeping `"` out of its quoted fields.
+pub(crate) fn push_escaped(out: &mut Vec<u8>, bytes: &[u8], keep: fn(u8) -> bool) {
     let mut plain_from = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if b == b'\t' || ((0x20..0x7f).contains(&b) && b != b'\\') {
+        if keep(b) && b != b'\\' {
             continue;
         }
         out.extend_from_slice(&bytes[plain_from..i]);

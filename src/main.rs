@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use whod::config::{self, Command, Config};
 use whod::healthcheck;
-use whod::server::Server;
+use whod::server::{Running, Server};
 use whod::sys::{self, Signal, Signals};
 
 fn main() -> ExitCode {
@@ -72,7 +72,8 @@ fn serve(config: &Config) -> ExitCode {
     let stop = loop {
         match signals.wait(None) {
             Ok(Some(signal @ (Signal::Term | Signal::Int))) => break signal,
-            Ok(_) => {}
+            Ok(Some(signal)) => set_ready(&running, signal),
+            Ok(None) => {}
             Err(error) => return fail(format_args!("cannot wait for signals: {error}")),
         }
     };
@@ -91,7 +92,7 @@ fn serve(config: &Config) -> ExitCode {
             let left = end.saturating_duration_since(Instant::now());
             match signals.wait(Some(left)) {
                 Ok(None) | Ok(Some(Signal::Term | Signal::Int)) => break,
-                Ok(Some(_)) => {}
+                Ok(Some(signal)) => set_ready(&running, signal),
                 Err(error) => return fail(format_args!("cannot wait for signals: {error}")),
             }
         }
@@ -105,6 +106,21 @@ fn serve(config: &Config) -> ExitCode {
     running.stop();
     eprintln!("whod: stopped");
     ExitCode::SUCCESS
+}
+
+/// SIGUSR1 makes the replica unready on purpose (`/healthz` answers 503), SIGUSR2 ready again.
+fn set_ready(running: &Running, signal: Signal) {
+    let ready = signal == Signal::Usr2;
+    running.set_ready(ready);
+    eprintln!(
+        "whod: {} received: /healthz answers {}",
+        signal.name(),
+        if ready {
+            "200 again"
+        } else {
+            "503 until SIGUSR2"
+        }
+    );
 }
 
 fn fail(message: std::fmt::Arguments) -> ExitCode {

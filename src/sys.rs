@@ -372,6 +372,27 @@ fn open_files_limits() -> io::Result<libc::rlimit> {
     Ok(limit)
 }
 
+/// The CPU time this process has used, user and system.
+pub fn cpu_time() -> io::Result<Duration> {
+    let mut usage = MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `usage` is a buffer of the right type for the kernel to fill.
+    check(unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) })?;
+    // SAFETY: getrusage succeeded, so it filled `usage` (zeroed before in any case).
+    let usage = unsafe { usage.assume_init() };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    Ok(time(usage.ru_utime) + time(usage.ru_stime))
+}
+
+/// The size of a memory page in bytes (to turn /proc's page counts into bytes).
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf takes no pointers.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    // Every Linux system answers; 4 KiB is the usual size if one did not.
+    if size > 0 { size as u64 } else { 4096 }
+}
+
 /// Sets the accept queue length of a listening socket. std listens with a backlog of 128, which
 /// a burst of a thousand connections overflows (clients then wait a 1 s SYN retransmit);
 /// calling listen(2) again on a listening socket only changes the backlog.

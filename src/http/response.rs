@@ -13,14 +13,26 @@ pub enum Connection {
     Close,
 }
 
+/// The `Content-Type` of every answer but `/echo`'s JSON and `/metrics`.
+pub const TEXT: &str = "text/plain; charset=utf-8";
+
 pub struct Response<'a> {
     pub status: u16,
+    pub content_type: &'static str,
     pub body: &'a [u8],
     /// HEAD: the headers a GET would get, no body.
     pub head_only: bool,
     /// Send `Allow: GET, HEAD` (with 405).
     pub allow: bool,
+    /// The answer depends on the request's `Accept`: `Vary: Accept`.
+    pub vary_accept: bool,
     pub connection: Connection,
+}
+
+/// 204 and 304 never have a body (RFC 9110 §15.3.5, §15.4.5), nor a Content-Length or
+/// Content-Type for it.
+fn has_body(status: u16) -> bool {
+    !matches!(status, 204 | 304)
 }
 
 /// The reason phrase of a status code, as RFC 9110 §15 registers it. A code without one
@@ -107,15 +119,24 @@ impl Response<'_> {
         out.push(b' ');
         out.extend_from_slice(reason_phrase(self.status).as_bytes());
         out.extend_from_slice(b"\r\n");
-        // Every answer is plain text; nosniff keeps browsers from guessing otherwise.
-        out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-        push_decimal(out, self.body.len());
-        out.extend_from_slice(b"\r\nDate: ");
+        let has_body = has_body(self.status);
+        if has_body {
+            // A fixed type per answer; nosniff keeps browsers from guessing otherwise.
+            out.extend_from_slice(b"Content-Type: ");
+            out.extend_from_slice(self.content_type.as_bytes());
+            out.extend_from_slice(b"\r\nContent-Length: ");
+            push_decimal(out, self.body.len());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"Date: ");
         out.extend_from_slice(date);
         // Each replica answers differently: no cache may pin one answer.
         out.extend_from_slice(
             b"\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
         );
+        if self.vary_accept {
+            out.extend_from_slice(b"Vary: Accept\r\n");
+        }
         if self.allow {
             out.extend_from_slice(b"Allow: GET, HEAD\r\n");
         }
@@ -125,7 +146,7 @@ impl Response<'_> {
             Connection::Close => out.extend_from_slice(b"Connection: close\r\n"),
         }
         out.extend_from_slice(b"\r\n");
-        if !self.head_only {
+        if has_body && !self.head_only {
             out.extend_from_slice(self.body);
         }
     }
@@ -147,9 +168,11 @@ mod tests {
     fn get_and_head_share_headers() {
         let get = Response {
             status: 200,
+            content_type: TEXT,
             body: b"abc",
             head_only: false,
             allow: false,
+            vary_accept: false,
             connection: Connection::Persistent,
         };
         assert_eq!(
@@ -159,9 +182,11 @@ mod tests {
         );
         let head = Response {
             status: 200,
+            content_type: TEXT,
             body: b"abc",
             head_only: true,
             allow: false,
+            vary_accept: false,
             connection: Connection::Persistent,
         };
         assert!(text(head).ends_with("Content-Length: 3\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n"));
@@ -171,9 +196,11 @@ mod tests {
     fn allow_and_connection_headers() {
         let r = Response {
             status: 405,
+            content_type: TEXT,
             body: b"",
             head_only: false,
             allow: true,
+            vary_accept: false,
             connection: Connection::Close,
         };
         let t = text(r);
@@ -181,12 +208,49 @@ mod tests {
         assert!(t.contains("\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n"));
         let r = Response {
             status: 200,
+            content_type: TEXT,
             body: b"",
             head_only: false,
             allow: false,
+            vary_accept: false,
             connection: Connection::KeepAlive,
         };
         assert!(text(r).contains("\r\nConnection: keep-alive\r\n"));
+    }
+
+    #[test]
+    fn no_content_and_not_modified_have_no_body_nor_its_headers() {
+        for status in [204, 304] {
+            let response = Response {
+                status,
+                content_type: TEXT,
+                body: b"ignored",
+                head_only: false,
+                allow: false,
+                vary_accept: false,
+                connection: Connection::Persistent,
+            };
+            let t = text(response);
+            assert!(!t.contains("\r\nContent-Length:"), "{t}");
+            assert!(!t.contains("\r\nContent-Type:"), "{t}");
+            assert!(t.ends_with("nosniff\r\n\r\n"), "{t}");
+        }
+    }
+
+    #[test]
+    fn json_with_vary() {
+        let response = Response {
+            status: 200,
+            content_type: "application/json",
+            body: b"{}",
+            head_only: false,
+            allow: false,
+            vary_accept: true,
+            connection: Connection::Persistent,
+        };
+        let t = text(response);
+        assert!(t.contains("Content-Type: application/json\r\nContent-Length: 2\r\n"));
+        assert!(t.contains("nosniff\r\nVary: Accept\r\n\r\n{}"), "{t}");
     }
 
     #[test]
@@ -194,9 +258,11 @@ mod tests {
         let line = |status| {
             let r = Response {
                 status,
+                content_type: TEXT,
                 body: b"",
                 head_only: false,
                 allow: false,
+                vary_accept: false,
                 connection: Connection::Persistent,
             };
             text(r).lines().next().unwrap().to_string()

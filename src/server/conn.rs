@@ -6,21 +6,29 @@
 //! assembled in the context's batch, which leaves in one write; only leftovers (a request cut
 //! between two reads, an answer the socket did not take yet) are copied into the connection's
 //! own vectors, and those are freed once empty.
+//!
+//! An answer asked to wait (`?delay=`) is held by the connection with its deadline as the
+//! connection's timer; the requests behind it wait unread, so answers keep their order, and the
+//! worker goes on serving the others.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::context::Context;
+use super::context::{Body, Context, Owed, Peers};
+use crate::config::AccessLog;
 use crate::http::body::BodySkipper;
 use crate::http::request::{self, Request};
-use crate::http::response::{Connection, Response};
+use crate::http::response::{Connection, Response, TEXT};
 use crate::http::{Reject, Status};
-use crate::who::{self, Reply};
+use crate::metrics::Timeout;
+use crate::proxy_protocol;
+use crate::who::{self, Content};
 
 /// Answers a connection may have waiting to be sent before it stops answering more: a client
 /// that pipelines requests without reading the answers holds at most this much (plus one read
-/// of unanswered requests) of our memory, rather than every answer to everything it sent.
+/// of unanswered requests) of our memory, rather than every answer to everything it sent. One
+/// answer larger than this (a large echo) is still sent whole.
 pub(crate) const OUTPUT_LIMIT: usize = 16 * 1024;
 /// Reads per connection per event before the others get their turn.
 const READS_PER_EVENT: usize = 16;
@@ -43,6 +51,8 @@ pub(crate) enum Next {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
+    /// With `--proxy-protocol`: waiting for the PROXY protocol header.
+    ProxyHeader,
     /// Reading requests and answering them.
     Open,
     /// The last answer is decided: send what is owed, then linger (or close).
@@ -54,11 +64,15 @@ pub(crate) enum Phase {
 /// What the connection's deadline is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Timer {
-    /// No request under way: close silently. A new connection starts here, with the header
-    /// timeout to send its first byte.
+    /// A new connection waits for its first request, within the header timeout: close
+    /// silently.
+    FirstRequest,
+    /// Between requests: close silently.
     Idle,
     /// A request is arriving: answer 408 and close.
     Request,
+    /// An answer is held by `?delay=`: send it.
+    Delay,
     /// An answer waits for the client to take it: close.
     Send,
     /// Lingering: close.
@@ -75,28 +89,27 @@ enum Nagle {
     Off,
 }
 
-/// An answer decided when its head arrived, sent once the request body has been read.
-#[derive(Clone, Copy, Debug)]
-struct Owed {
-    reply: Reply,
-    head_only: bool,
-    connection: Connection,
-}
-
 pub(crate) struct Conn {
     stream: TcpStream,
+    /// The socket's peer.
     peer: SocketAddr,
+    /// The client, as a PROXY protocol header gave it; else the peer.
+    client: SocketAddr,
     /// The start of a request whose end has not arrived, or requests held back.
     partial: Vec<u8>,
     /// Answers the socket has not taken yet.
     unsent: Vec<u8>,
     /// A request body being skipped, and the answer owed after it.
     body: Option<(BodySkipper, Owed)>,
+    /// An answer held by `?delay=` until the deadline.
+    delayed: Option<Owed>,
     phase: Phase,
     timer: Timer,
     deadline: Instant,
     /// An answer was written since the timer was last set: it starts over.
     answered: bool,
+    /// A complete request has arrived: from now on, between requests, the idle timeout counts.
+    any_request: bool,
     /// The client has shut its sending side (EPOLLRDHUP): its end of file is waiting to be read.
     peer_closed: bool,
     /// The client's end of file has been read, so nothing it sent is left unread: a closing
@@ -104,8 +117,8 @@ pub(crate) struct Conn {
     eof_read: bool,
     /// The last read emptied the socket: anything the client sends later brings a new event.
     drained: bool,
-    /// `partial` holds requests left unanswered because `OUTPUT_LIMIT` was reached: they are
-    /// answered before anything more is read.
+    /// `partial` holds requests left unanswered because `OUTPUT_LIMIT` was reached or an
+    /// answer was delayed: they are answered before anything more is read.
     held_back: bool,
     nagle: Nagle,
 }
@@ -131,13 +144,20 @@ impl Conn {
         Conn {
             stream,
             peer,
+            client: peer,
             partial: Vec::new(),
             unsent: Vec::new(),
             body: None,
-            phase: Phase::Open,
-            timer: Timer::Idle,
+            delayed: None,
+            phase: if ctx.settings.proxy_protocol {
+                Phase::ProxyHeader
+            } else {
+                Phase::Open
+            },
+            timer: Timer::FirstRequest,
             deadline: ctx.clock.now + ctx.settings.header_timeout,
             answered: false,
+            any_request: false,
             peer_closed: false,
             eof_read: false,
             drained: false,
@@ -155,7 +175,13 @@ impl Conn {
         self.phase == Phase::Open
             && self.partial.is_empty()
             && self.body.is_none()
+            && self.delayed.is_none()
             && self.unsent.is_empty()
+    }
+
+    /// Reading requests: the PROXY protocol header, then HTTP.
+    fn is_reading(&self) -> bool {
+        matches!(self.phase, Phase::ProxyHeader | Phase::Open)
     }
 
     /// The client shut its sending side: its end of file will be read after what it sent.
@@ -169,8 +195,9 @@ impl Conn {
             return self.discard(buf);
         }
         let mut reads = 0;
-        // While answers are waiting for the client to read them, read no more requests.
-        while self.phase == Phase::Open && self.unsent.is_empty() {
+        // While answers are waiting for the client to read them, or one is held by a delay,
+        // read no more requests.
+        while self.is_reading() && self.unsent.is_empty() && self.delayed.is_none() {
             if reads == READS_PER_EVENT {
                 self.rearm(ctx);
                 return Next::Again;
@@ -202,7 +229,10 @@ impl Conn {
                 }
             };
             let filled = kept + read.unwrap_or(0);
-            let used = self.answer_all(&buf[..filled], ctx);
+            let Some(used) = self.answer_all(&buf[..filled], ctx) else {
+                // Not a PROXY protocol header: no answer, nothing to linger for.
+                return Next::Close;
+            };
             self.partial.clear();
             self.partial.extend_from_slice(&buf[used..filled]);
             if self.partial.is_empty() {
@@ -225,21 +255,37 @@ impl Conn {
         self.after_send(buf, ctx)
     }
 
-    /// Answers every complete request at the start of `data`; returns how many bytes it used.
-    /// What is left is the beginning of a request still arriving.
-    fn answer_all(&mut self, data: &[u8], ctx: &mut Context) -> usize {
+    /// Answers every complete request at the start of `data`; returns how many bytes it used,
+    /// or `None` when the connection must close without a word (a bad PROXY protocol header).
+    /// What is left is the beginning of a request still arriving, or requests held back.
+    fn answer_all(&mut self, data: &[u8], ctx: &mut Context) -> Option<usize> {
         let mut at = 0;
-        while self.phase == Phase::Open {
-            if let Some((skipper, owed)) = &mut self.body {
+        if self.phase == Phase::ProxyHeader {
+            match proxy_protocol::parse(data) {
+                Ok(Status::Complete(header)) => {
+                    at = header.len;
+                    if let Some(addresses) = header.addresses {
+                        self.client = addresses.source;
+                    }
+                    self.phase = Phase::Open;
+                }
+                Ok(Status::Partial) => return Some(0),
+                Err(_) => {
+                    ctx.counters().proxy_headers_refused.add(1);
+                    return None;
+                }
+            }
+        }
+        while self.phase == Phase::Open && self.delayed.is_none() {
+            if let Some((skipper, _)) = &mut self.body {
                 match skipper.read(&data[at..]) {
                     Ok(Status::Complete(n)) => {
                         at += n;
-                        let owed = *owed;
-                        self.body = None;
+                        let (_, owed) = self.body.take().expect("a body is being skipped");
                         self.answer(owed, ctx);
                         continue;
                     }
-                    Ok(Status::Partial) => return data.len(),
+                    Ok(Status::Partial) => return Some(data.len()),
                     Err(reject) => {
                         self.reject(reject, ctx);
                         break;
@@ -248,12 +294,14 @@ impl Conn {
             }
             if ctx.batch.len() >= OUTPUT_LIMIT {
                 self.held_back = true;
-                return at;
+                return Some(at);
             }
             match request::parse(&data[at..]) {
                 Ok(Status::Complete(request)) => {
+                    let head = &data[at..at + request.head_len];
                     at += request.head_len;
-                    let owed = self.decide(&request, ctx);
+                    self.any_request = true;
+                    let owed = self.decide(&request, head, ctx);
                     match BodySkipper::new(request.framing) {
                         None => self.answer(owed, ctx),
                         // The client waits for "100 Continue" before it sends the body: answer
@@ -268,20 +316,26 @@ impl Conn {
                         Some(skipper) => self.body = Some((skipper, owed)),
                     }
                 }
-                Ok(Status::Partial) => return at,
+                Ok(Status::Partial) => return Some(at),
                 Err(reject) => {
                     self.reject(reject, ctx);
                     break;
                 }
             }
         }
+        if self.delayed.is_some() {
+            // The requests behind a delayed answer wait for it.
+            self.held_back = at < data.len();
+            return Some(at);
+        }
         // Closing: whatever follows the last answer is dropped unread.
-        data.len()
+        Some(data.len())
     }
 
-    /// Routes a request and logs it; the answer is written now or after the body.
-    fn decide(&self, request: &Request, ctx: &mut Context) -> Owed {
-        let reply = who::route(request.method, request.path(), ctx.health());
+    /// Routes a request, renders what its answer shows, counts and logs it; the answer is
+    /// written now, after the body, or after its delay.
+    fn decide(&self, request: &Request, head: &[u8], ctx: &mut Context) -> Owed {
+        let reply = who::route(request, head, &ctx.settings.routes, ctx.health());
         let connection = if !request.keep_alive || ctx.shutting_down {
             Connection::Close
         } else if request.minor_version == 0 {
@@ -290,41 +344,117 @@ impl Conn {
             Connection::Persistent
         };
         let head_only = request.method == b"HEAD";
-        if ctx.settings.access_log {
-            let bytes = if head_only {
+        let content_type = reply.content_type();
+        let vary_accept = reply.varies_with_accept();
+        let body = match reply.content {
+            Content::Hostname => Body::Hostname,
+            Content::Text(text) => Body::Text(text),
+            Content::Message(message) => Body::Owned(message.into_bytes()),
+            Content::Echo(format) => Body::Owned(ctx.echo(format, head, &self.peers())),
+            Content::Metrics => Body::Owned(ctx.metrics_page()),
+        };
+        ctx.counters().request(reply.route, reply.status);
+        if ctx.settings.access_log != AccessLog::Off {
+            let bytes = if head_only || matches!(reply.status, 204 | 304) {
                 0
             } else {
-                ctx.body(&reply.content).len()
+                ctx.body(&body).len()
             };
-            ctx.log(self.peer, Some(request), reply.status, bytes);
+            ctx.log(self.client, Some(head), reply.status, bytes);
         }
         Owed {
-            reply,
+            status: reply.status,
+            body,
+            content_type,
+            vary_accept,
+            allow: reply.allow,
             head_only,
             connection,
+            delay: reply.delay,
         }
     }
 
+    fn peers(&self) -> Peers {
+        Peers {
+            client: self.client,
+            proxy: (self.client != self.peer).then_some(self.peer),
+            // Asked of the kernel only for an echo; a connected socket always has one.
+            local: self.stream.local_addr().unwrap_or(self.peer),
+        }
+    }
+
+    /// Writes the answer into the batch, or holds it if it asks for a delay (unless shutdown
+    /// has begun: then it goes at once, closing the connection).
     fn answer(&mut self, owed: Owed, ctx: &mut Context) {
-        ctx.write_answer(&owed.reply, owed.head_only, owed.connection);
+        if !owed.delay.is_zero() && !ctx.shutting_down {
+            ctx.counters().delayed_answers.add(1);
+            self.timer = Timer::Delay;
+            self.deadline = ctx.clock.now + owed.delay;
+            self.delayed = Some(owed);
+            return;
+        }
+        ctx.write_answer(&owed);
         if owed.connection == Connection::Close {
             self.phase = Phase::Closing;
         }
         self.answered = true;
     }
 
+    /// Sends the delayed answer now, then serves the requests held behind it.
+    fn release(&mut self, buf: &mut [u8], ctx: &mut Context) -> Next {
+        let Some(mut owed) = self.delayed.take() else {
+            return Next::Wait;
+        };
+        ctx.counters().delayed_answers.sub(1);
+        owed.delay = Duration::ZERO;
+        if ctx.shutting_down {
+            owed.connection = Connection::Close;
+        }
+        self.answer(owed, ctx);
+        if self.send(ctx).is_err() {
+            return Next::Close;
+        }
+        if self.phase == Phase::Open {
+            // Held requests go first; then whatever arrived meanwhile, which no new event
+            // will announce.
+            self.held_back = !self.partial.is_empty();
+            return self.on_readable(buf, ctx);
+        }
+        self.rearm(ctx);
+        self.after_send(buf, ctx)
+    }
+
+    /// Shutdown has begun: a delayed answer goes now, with `Connection: close`.
+    pub fn on_shutdown(&mut self, buf: &mut [u8], ctx: &mut Context) -> Next {
+        self.release(buf, ctx)
+    }
+
+    /// The worker closes the connection: what it counted as in progress is no longer.
+    pub fn close(self, ctx: &Context) {
+        if self.delayed.is_some() {
+            ctx.counters().delayed_answers.sub(1);
+        }
+    }
+
     /// Answers a bad request with its status and reason, and closes: nothing after a bad
     /// request is parsed, so nothing can be smuggled behind it.
     fn reject(&mut self, reject: Reject, ctx: &mut Context) {
         let message = reject.message();
-        if ctx.settings.access_log {
-            ctx.log(self.peer, None, reject.status, message.len());
+        if reject.status == REQUEST_TIMEOUT.status {
+            ctx.counters().timeout(Timeout::Header);
+        } else {
+            ctx.counters().refused(reject.status);
+        }
+        if ctx.settings.access_log != AccessLog::Off {
+            ctx.log(self.client, None, reject.status, message.len());
         }
         let response = Response {
             status: reject.status,
+            content_type: TEXT,
             body: message.as_bytes(),
             head_only: false,
             allow: false,
+            vary_accept: false,
             connection: Connection::Close,
         };
         response.write_to(&mut ctx.batch, &ctx.clock.date);
@@ -425,13 +555,15 @@ impl Conn {
     /// Sets the timer for what the connection waits for now. A timer keeps its deadline while
     /// it stays the same, so a trickled request cannot extend it; an answer starts it over.
     fn rearm(&mut self, ctx: &Context) {
-        if self.phase == Phase::Lingering {
+        if matches!(self.phase, Phase::Lingering) || self.delayed.is_some() {
             return;
         }
         let (timer, timeout) = if !self.unsent.is_empty() {
             (Timer::Send, ctx.settings.idle_timeout)
         } else if !self.partial.is_empty() || self.body.is_some() {
             (Timer::Request, ctx.settings.header_timeout)
+        } else if !self.any_request {
+            (Timer::FirstRequest, ctx.settings.header_timeout)
         } else {
             (Timer::Idle, ctx.settings.idle_timeout)
         };
@@ -442,10 +574,26 @@ impl Conn {
         self.answered = false;
     }
 
-    /// The deadline has passed: a request still arriving gets 408; anything else closes.
+    /// The deadline has passed: a delayed answer goes; a request still arriving gets 408;
+    /// anything else closes.
     pub fn on_timeout(&mut self, buf: &mut [u8], ctx: &mut Context) -> Next {
-        if self.timer != Timer::Request {
-            return Next::Close;
+        match self.timer {
+            Timer::Delay => return self.release(buf, ctx),
+            // A PROXY protocol header never gets an HTTP answer.
+            Timer::Request if self.phase == Phase::ProxyHeader => {
+                ctx.counters().timeout(Timeout::Header);
+                return Next::Close;
+            }
+            Timer::Request => {}
+            Timer::FirstRequest => {
+                ctx.counters().timeout(Timeout::Header);
+                return Next::Close;
+            }
+            Timer::Idle | Timer::Send => {
+                ctx.counters().timeout(Timeout::Idle);
+                return Next::Close;
+            }
+            Timer::Linger => return Next::Close,
         }
         self.reject(REQUEST_TIMEOUT, ctx);
         self.partial = Vec::new();

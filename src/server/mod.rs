@@ -21,10 +21,11 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use crate::config::Config;
+use crate::metrics::{self, Counters};
 use crate::sys;
 use worker::Worker;
 
@@ -47,13 +48,22 @@ pub(crate) struct Shared {
     /// Connections open in all workers, for `--max-connections`.
     open: AtomicUsize,
     lifecycle: AtomicU8,
+    /// `/healthz` answers 200 (SIGUSR2, and at start) or 503 (SIGUSR1).
+    ready: AtomicBool,
+    /// One set per worker, each written by its worker only, read by any scrape.
+    pub counters: Box<[Counters]>,
+    /// When the server started, in seconds since the Unix epoch.
+    pub start_time: f64,
 }
 
 impl Shared {
-    pub fn new() -> Shared {
+    pub fn new(workers: usize) -> Shared {
         Shared {
             open: AtomicUsize::new(0),
             lifecycle: AtomicU8::new(Lifecycle::Serving as u8),
+            ready: AtomicBool::new(true),
+            counters: (0..workers).map(|_| Counters::new()).collect(),
+            start_time: metrics::unix_time(),
         }
     }
 
@@ -64,6 +74,14 @@ impl Shared {
 
     pub fn close_connection(&self) {
         self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn connections_open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
     }
 
     pub fn lifecycle(&self) -> Lifecycle {
@@ -105,7 +123,7 @@ impl Server {
     pub fn start(self) -> io::Result<Running> {
         let (wake, wake_receiver) = UnixStream::pair()?;
         let listener = Arc::new(self.listener);
-        let shared = Arc::new(Shared::new());
+        let shared = Arc::new(Shared::new(self.config.workers));
         let mut workers = Vec::with_capacity(self.config.workers);
         for id in 0..self.config.workers {
             let mut worker = Worker::new(
@@ -113,6 +131,7 @@ impl Server {
                 Arc::clone(&listener),
                 wake_receiver.try_clone()?,
                 Arc::clone(&shared),
+                id,
             )?;
             let thread = std::thread::Builder::new()
                 .name(format!("whod-worker-{id}"))
@@ -141,6 +160,12 @@ pub struct Running {
 }
 
 impl Running {
+    /// Makes `/healthz` answer 200 (`true`) or 503 (`false`), and `whod --healthcheck` succeed
+    /// or fail with it; `/who` and the rest serve as before.
+    pub fn set_ready(&self, ready: bool) {
+        self.shared.ready.store(ready, Ordering::Relaxed);
+    }
+
     /// Starts the drain window: every answer from now on closes its connection and `/healthz`
     /// answers 503, while new connections are still accepted.
     pub fn drain(&mut self) {

@@ -71,10 +71,11 @@ impl Worker {
         listener: Arc<TcpListener>,
         wake: UnixStream,
         shared: Arc<Shared>,
+        id: usize,
     ) -> io::Result<Worker> {
         let epoll = Epoll::new()?;
         epoll.add(&wake, Interest::WAKE, WAKE)?;
-        let ctx = Context::new(config);
+        let ctx = Context::new(config, Arc::clone(&shared), id);
         let worker = Worker {
             epoll,
             events: Events::with_capacity(EVENTS_PER_WAIT),
@@ -191,7 +192,11 @@ impl Worker {
         match next {
             Next::Wait => {}
             Next::Again => self.ready.push(token),
-            Next::Close => self.close(index),
+            Next::Close => return self.close(index),
+        }
+        // A deadline sooner than the next scan (a delayed answer) moves the scan forward.
+        if let Some(conn) = &self.slots[index].conn {
+            self.next_scan = self.next_scan.min(conn.deadline());
         }
     }
 
@@ -225,6 +230,7 @@ impl Worker {
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
         if self.shared.open_connection() > self.max_connections {
             self.shared.close_connection();
+            self.ctx.counters().connections_refused.add(1);
             // Refuse cleanly, without waiting on the client: say why and close. The socket is
             // non-blocking, and a fresh one takes these few bytes.
             let _ = stream.write(BUSY);
@@ -248,12 +254,14 @@ impl Worker {
         }
         self.slots[index].conn = Some(Conn::new(stream, peer, &self.ctx));
         self.live += 1;
+        self.ctx.counters().connections_accepted.add(1);
     }
 
     fn close(&mut self, index: usize) {
         let slot = &mut self.slots[index];
         // Dropping the stream closes the socket, which also removes it from the epoll set.
-        if slot.conn.take().is_some() {
+        if let Some(conn) = slot.conn.take() {
+            conn.close(&self.ctx);
             slot.generation = slot.generation.wrapping_add(1);
             self.free.push(index);
             self.live -= 1;
@@ -287,12 +295,20 @@ impl Worker {
         }
     }
 
-    /// The main thread moved the lifecycle on: drain, then stop.
+    /// The main thread moved the lifecycle on: drain, then stop. Either way, answers held by
+    /// a delay go now.
     fn on_wake(&mut self) {
         match self.shared.lifecycle() {
-            Lifecycle::Serving => {}
+            Lifecycle::Serving => return,
             Lifecycle::Draining => self.ctx.shutting_down = true,
             Lifecycle::Stopping => self.begin_stop(),
+        }
+        for index in 0..self.slots.len() {
+            if let Some(conn) = self.slots[index].conn.as_mut() {
+                let next = conn.on_shutdown(&mut self.read_buf, &mut self.ctx);
+                let token = self.token(index);
+                self.follow(index, token, next);
+            }
         }
     }
 

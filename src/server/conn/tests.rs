@@ -4,9 +4,11 @@
 
 use super::*;
 use crate::config::Config;
+use crate::server::Shared;
 use crate::server::worker::READ_BUFFER;
 use crate::sys;
 use std::net::TcpListener;
+use std::sync::Arc;
 
 const WHO: &[u8] = b"GET /who HTTP/1.1\r\nHost: t\r\n\r\n";
 const LIMIT: Duration = Duration::from_secs(5);
@@ -32,7 +34,7 @@ fn harness_with(config: &Config) -> Harness {
     client.set_read_timeout(Some(LIMIT)).unwrap();
     let (stream, peer) = sys::accept(&listener).unwrap();
     assert_eq!(peer, client.local_addr().unwrap());
-    let ctx = Context::new(config);
+    let ctx = Context::new(config, Arc::new(Shared::new(1)), 0);
     let conn = Conn::new(stream, peer, &ctx);
     Harness {
         client,
@@ -212,7 +214,7 @@ fn a_new_connection_gets_the_header_timeout_then_the_idle_timeout_restarts_per_a
     };
     let mut h = harness_with(&config);
     let start = h.ctx.clock.now;
-    assert_eq!(h.conn.timer, Timer::Idle);
+    assert_eq!(h.conn.timer, Timer::FirstRequest);
     assert_eq!(h.conn.deadline(), start + Duration::from_secs(10));
 
     // The first bytes of a request: the header timeout, from now.

@@ -234,6 +234,11 @@ impl Client {
             headers,
             body: Vec::new(),
         };
+        // 204 and 304 have no body, and say no length (RFC 9110 §8.6).
+        if matches!(status, 204 | 304) {
+            assert_eq!(response.header("Content-Length"), None, "{status}");
+            return response;
+        }
         let length: usize = response
             .header("Content-Length")
             .expect("Content-Length")

@@ -469,3 +469,114 @@ fn nagle_is_turned_off_only_before_a_second_write() {
     h.responses(1);
     assert!(h.conn.stream.nodelay().unwrap());
 }
+
+#[test]
+fn a_delayed_answer_is_a_timer_and_the_requests_behind_it_wait_their_turn() {
+    let mut h = harness();
+    let start = h.ctx.clock.now;
+    h.send(
+        &[
+            &b"GET /who?delay=1500ms HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+            b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
+        ]
+        .concat(),
+    );
+    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.conn.timer, Timer::Delay);
+    assert_eq!(h.conn.deadline(), start + Duration::from_millis(1500));
+    assert!(!h.conn.is_idle() && h.conn.held_back);
+    assert_eq!(h.ctx.counters().delayed_answers.get(), 1);
+    // More requests meanwhile stay unread in the socket.
+    h.send(WHO);
+    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.unread_by_server(), WHO.len());
+    assert!(
+        !h.client_reads_what_is_there(),
+        "nothing is answered before the deadline"
+    );
+    // The deadline: the held answer, then the ones behind it, in order.
+    h.ctx.clock.now = h.conn.deadline();
+    assert_eq!(h.timeout(), Next::Wait);
+    let responses = h.responses(3);
+    let bodies: Vec<&[u8]> = responses.iter().map(|r| &r.2[..]).collect();
+    assert_eq!(bodies, [&who::hostname()[..], b"ok", &who::hostname()[..]]);
+    assert_eq!(h.ctx.counters().delayed_answers.get(), 0);
+    assert_eq!(h.conn.timer, Timer::Idle);
+    assert_eq!(
+        h.conn.deadline(),
+        h.ctx.clock.now + h.ctx.settings.idle_timeout
+    );
+    assert!(h.conn.is_idle());
+}
+
+#[test]
+fn shutdown_sends_a_delayed_answer_at_once_and_closes() {
+    let mut h = harness();
+    h.send(&[&b"GET /who?delay=10s HTTP/1.1\r\nHost: t\r\n\r\n"[..], WHO].concat());
+    assert_eq!(h.readable(), Next::Wait);
+    h.ctx.shutting_down = true;
+    assert_eq!(h.conn.on_shutdown(&mut h.buf, &mut h.ctx), Next::Wait);
+    let response = &h.responses(1)[0];
+    assert!(response.1.contains("\r\nConnection: close\r\n"));
+    assert_eq!(
+        h.conn.phase,
+        Phase::Lingering,
+        "the request behind it is dropped"
+    );
+    assert_eq!(h.ctx.counters().delayed_answers.get(), 0);
+    // Without a delay, shutting down changes nothing by itself.
+    let mut idle = harness();
+    assert_eq!(
+        idle.conn.on_shutdown(&mut idle.buf, &mut idle.ctx),
+        Next::Wait
+    );
+    assert!(idle.conn.is_idle());
+}
+
+#[test]
+fn closing_a_connection_with_a_delayed_answer_uncounts_it() {
+    let mut h = harness();
+    h.send(b"GET /who?delay=10s HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.ctx.counters().delayed_answers.get(), 1);
+    let Harness { conn, ctx, .. } = h;
+    conn.close(&ctx);
+    assert_eq!(ctx.counters().delayed_answers.get(), 0);
+}
+
+fn proxy_harness() -> Harness {
+    harness_with(&Config {
+        proxy_protocol: true,
+        ..Config::default()
+    })
+}
+
+#[test]
+fn a_proxy_protocol_header_in_pieces_gives_the_client_address() {
+    let mut h = proxy_harness();
+    h.send(b"PROXY TCP4 192.0.2.7 198.51.100.1 5555 80");
+    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.conn.phase, Phase::ProxyHeader);
+    h.send(b"\r\nGET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(h.readable(), Next::Wait);
+    let echo = String::from_utf8(h.responses(1)[0].2.clone()).unwrap();
+    assert!(echo.contains("\nremote: 192.0.2.7:5555\n"), "{echo}");
+    let peer = h.client.local_addr().unwrap();
+    assert!(echo.contains(&format!("\nproxy: {peer}\n")), "{echo}");
+}
+
+#[test]
+fn a_connection_without_a_valid_proxy_header_is_closed_without_an_answer() {
+    let mut h = proxy_harness();
+    h.send(WHO);
+    assert_eq!(h.readable(), Next::Close);
+    assert_eq!(h.ctx.counters().proxy_headers_refused.get(), 1);
+    assert!(eof(h.close()), "no HTTP answer");
+    // One that never finishes its header: closed at the header timeout, without an answer.
+    let mut h = proxy_harness();
+    h.send(b"PROXY TCP4 192.0.2.7");
+    assert_eq!(h.readable(), Next::Wait);
+    h.ctx.clock.now = h.conn.deadline();
+    assert_eq!(h.timeout(), Next::Close);
+    assert!(eof(h.close()), "no HTTP answer");
+}

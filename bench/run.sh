@@ -11,13 +11,14 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 rounds=3 seconds=4 hold=5000
+usage="usage: bench/run.sh [--rounds N] [--seconds S] [--hold N] [--smoke]"
 while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=$2; shift 2 ;;
         --seconds) seconds=$2; shift 2 ;;
         --hold) hold=$2; shift 2 ;;
         --smoke) rounds=1 seconds=1 hold=500; shift ;;
-        *) echo "usage: bench/run.sh [--rounds N] [--seconds S] [--hold N] [--smoke]" >&2; exit 2 ;;
+        *) echo "$usage" >&2; exit 2 ;;
     esac
 done
 
@@ -45,6 +46,52 @@ echo "bench: building whod (release, static, as Dockerfile.multi builds it) and 
 whod=$(static_build target)
 GOCACHE=$PWD/$out/gocache CGO_ENABLED=0 go build -o "$out/who-go" bench/who.go
 
+# The servers, one column each, in this order: server NAME KIND BINARY [FLAGS...].
+# KIND says how to start it (command_for below): whod, nginx or go. The report compares "who"
+# with each of the others (who/NAME). A variant of whod is one more line, e.g.
+#   server "who --metrics" whod "$whod" --metrics
+servers=()
+declare -A kind bin flags
+server() {
+    servers+=("$1")
+    kind[$1]=$2 bin[$1]=$3
+    shift 3
+    flags[${servers[-1]}]="$*"
+}
+server who whod "$whod"
+server nginx nginx nginx
+server go go "$out/who-go"
+
+# The loads, one row each, in this order: scenario NAME CONNECTIONS [OPTIONS]. Each is one wrk
+# run (1 thread, --latency) per server per round. OPTIONS:
+#   --script FILE    wrk's -s (then the report gives no p99 row for it)
+#   --header H       wrk's -H
+#   --path P         the path loaded, /who by default
+#   --only NAME      only for this server (and no ratio columns), e.g.
+#   scenario "/echo, 64 conns" 64 --path /echo --only who
+scenarios=()
+declare -A s_conns s_script s_header s_path s_only
+scenario() {
+    local name=$1
+    scenarios+=("$name")
+    s_conns[$name]=$2 s_script[$name]="" s_header[$name]="" s_path[$name]=/who s_only[$name]=""
+    shift 2
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --script) s_script[$name]=$2 ;;
+            --header) s_header[$name]=$2 ;;
+            --path) s_path[$name]=$2 ;;
+            --only) s_only[$name]=$2 ;;
+            *) echo "bench: scenario $name: unknown option $1" >&2; exit 2 ;;
+        esac
+        shift 2
+    done
+}
+scenario "64 conns" 64
+scenario "1000 conns" 1000
+scenario "64 conns, 16 pipelined" 64 --script bench/pipeline.lua
+scenario "64 conns, Connection: close" 64 --header "Connection: close"
+
 pids=()
 cleanup() { [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true; }
 trap cleanup EXIT
@@ -52,31 +99,42 @@ trap cleanup EXIT
 nginx_prefix=$PWD/$out/nginx
 mkdir -p "$nginx_prefix"
 
-# command NAME PORT: the command line that starts server NAME on PORT.
+# command_for NAME PORT: the command line that starts server NAME on PORT.
 command_for() {
-    case $1 in
-        who) echo "$whod --port $2 --bind 127.0.0.1" ;;
-        go) echo "env PORT=$2 $out/who-go" ;;
+    local name=$1 p=$2
+    case ${kind[$name]} in
+        whod) echo "${bin[$name]} --port $p --bind 127.0.0.1 ${flags[$name]}" ;;
+        go) echo "env PORT=$p ${bin[$name]} ${flags[$name]}" ;;
         nginx)
-            sed -e "s|PREFIX|$nginx_prefix|g" -e "s|PORT|$2|g" bench/nginx.conf >"$nginx_prefix/nginx-$2.conf"
-            echo "nginx -p $nginx_prefix -c $nginx_prefix/nginx-$2.conf -g 'daemon off;'" ;;
+            sed -e "s|PREFIX|$nginx_prefix|g" -e "s|PORT|$p|g" bench/nginx.conf >"$nginx_prefix/nginx-$p.conf"
+            echo "${bin[$name]} -p $nginx_prefix -c $nginx_prefix/nginx-$p.conf -g 'daemon off;'" ;;
     esac
 }
+
+for name in "${servers[@]}"; do echo -e "server\t$name\t${kind[$name]}" >>"$raw"; done
+for name in "${scenarios[@]}"; do
+    echo -e "scenario\t$name\t$([ -n "${s_script[$name]}" ] && echo 0 || echo 1)" >>"$raw"
+done
 
 # start NAME: starts server NAME on a fresh port, records exec -> first 200 (ms) and idle RSS.
 declare -A port pid
 start() {
-    local name=$1 p ms server_pid
-    p=$(free_port)
-    # shellcheck disable=SC2046 # the command is split into words on purpose
-    read -r ms server_pid < <(eval python3 bench/probe.py first200 "$p" $(command_for "$name" "$p"))
+    local name=$1 p ms server_pid attempt
+    # A port free now can be taken before the server binds it (on a shared machine, or by a
+    # client's TIME_WAIT: the Go server binds [::] and fails on those), so up to 3 tries.
+    for attempt in 1 2 3; do
+        p=$(free_port)
+        # shellcheck disable=SC2046 # the command is split into words on purpose
+        read -r ms server_pid < <(eval python3 bench/probe.py first200 "$p" $(command_for "$name" "$p") 2>"$out/start.err") && break
+        echo "bench: $name did not start on port $p: $(cat "$out/start.err")" >&2
+        [ "$attempt" -lt 3 ] || exit 1
+    done
     port[$name]=$p
     pid[$name]=$server_pid
     pids+=("${pid[$name]}")
     echo -e "startup\t$name\t$ms" >>"$raw"
 }
 
-servers=(who nginx go)
 echo "bench: exec -> first 200, three starts each"
 for _ in 1 2 3; do
     for name in "${servers[@]}"; do
@@ -90,39 +148,44 @@ done
 for name in "${servers[@]}"; do start "$name"; done
 sleep 0.3
 
-# load SCENARIO CONNECTIONS [SCRIPT]: one wrk run per server per round.
+# load SCENARIO: one wrk run per server per round.
 load() {
-    local scenario=$1 connections=$2 script=${3:-} round name args ticks
+    local scenario=$1 round name args ticks
     for round in $(seq "$rounds"); do
         for name in "${servers[@]}"; do
-            args=(-t1 "-c$connections" "-d${seconds}s" --latency --timeout 5s)
-            [ -z "$script" ] || args+=(-s "$script")
+            [ -z "${s_only[$scenario]}" ] || [ "${s_only[$scenario]}" = "$name" ] || continue
+            args=(-t1 "-c${s_conns[$scenario]}" "-d${seconds}s" --latency --timeout 5s)
+            [ -z "${s_script[$scenario]}" ] || args+=(-s "${s_script[$scenario]}")
+            [ -z "${s_header[$scenario]}" ] || args+=(-H "${s_header[$scenario]}")
             ticks=$(python3 bench/probe.py cpu "${pid[$name]}")
-            wrk "${args[@]}" "http://127.0.0.1:${port[$name]}/who" >"$out/wrk.txt" 2>&1
+            wrk "${args[@]}" "http://127.0.0.1:${port[$name]}${s_path[$scenario]}" >"$out/wrk.txt" 2>&1
             ticks=$(( $(python3 bench/probe.py cpu "${pid[$name]}") - ticks ))
             read -r requests errors non2xx rps p99 < <(wrk_summary "$out/wrk.txt")
             awk -v requests="$requests" -v ticks="$ticks" -v hz="$(getconf CLK_TCK)" -v line="load\t$scenario\t$round\t$name\t$rps\t$p99\t$errors\t$non2xx" \
                 'BEGIN { printf "%s\t%.3f\n", line, requests ? ticks * 1000000 / hz / requests : 0 }' >>"$raw"
-            printf '  %-22s round %d  %-6s %s req/s\n' "$scenario" "$round" "$name" "$(tail -n 1 "$raw" | cut -f5)"
+            printf '  %-27s round %d  %-12s %s req/s\n' "$scenario" "$round" "$name" "$(tail -n 1 "$raw" | cut -f5)"
         done
     done
 }
 echo "bench: load, $rounds round(s) of ${seconds}s per server and scenario"
-load "64 conns" 64
-load "1000 conns" 1000
-load "64 conns, 16 pipelined" 64 bench/pipeline.lua
+for scenario in "${scenarios[@]}"; do load "$scenario"; done
 
 for name in "${servers[@]}"; do
     echo -e "loaded_rss\t$name\t$(python3 bench/probe.py rss "${pid[$name]}")" >>"$raw"
 done
+
 echo "bench: holding $hold idle keep-alive connections per server"
 for name in "${servers[@]}"; do
     read -r rss alive < <(python3 bench/probe.py hold "${port[$name]}" "$hold" "${pid[$name]}")
     echo -e "hold_rss\t$name\t$rss\t$alive" >>"$raw"
 done
 
-echo -e "size\twho\t$(stat -c %s "$whod")" >>"$raw"
-echo -e "size\tgo\t$(stat -c %s "$out/who-go")" >>"$raw"
-echo -e "size\tnginx\t$(stat -c %s "$(command -v nginx)")" >>"$raw"
+for name in "${servers[@]}"; do
+    case ${kind[$name]} in
+        nginx) echo -e "size\t$name\t$(stat -c %s "$(command -v "${bin[$name]}")")" ;;
+        *) echo -e "size\t$name\t$(stat -c %s "${bin[$name]}")" ;;
+    esac
+done >>"$raw"
 machine="$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r)"
 python3 bench/report.py "$raw" "$machine" "$rounds" "$seconds" "$hold" | tee "$out/results.md"
+echo "bench: done in $SECONDS s; results in $out/results.md"

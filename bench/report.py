@@ -16,6 +16,7 @@ servers = []  # in column order
 kinds = {}  # server -> whod, nginx or go
 scenarios = []  # in row order
 latency = {}  # scenario -> whether it gets a p99 row
+baselines = []  # (server, the revision asked for)
 load = defaultdict(dict)  # (scenario, round) -> server -> (rps, p99_us, errors, non2xx, cpu_us)
 single = defaultdict(lambda: defaultdict(list))  # measure -> server -> values
 for line in open(raw):
@@ -26,6 +27,8 @@ for line in open(raw):
     elif f[0] == "scenario":
         scenarios.append(f[1])
         latency[f[1]] = f[2] == "1"
+    elif f[0] == "baseline":
+        baselines.append((f[1], f[2]))
     elif f[0] == "load":
         scenario, rnd, name = f[1], f[2], f[3]
         load[(scenario, rnd)][name] = (float(f[4] or 0), float(f[5] or 0), int(f[6]), int(f[7]), float(f[8]))
@@ -101,7 +104,8 @@ rows.append(("binary size", *cells(single["size"], lambda v: f"{v / 1e6:.2f} MB"
 print(f"Measured by `make bench` on {machine}: {rounds} round(s) of {seconds} s per server and "
       "load, wrk with 1 thread, servers alternated each round. who: `whod` with "
       "its defaults (one worker), built static as in the image; nginx: 1 worker, access log off; go: the tutorial's program. "
-      "The Connection: close load sends each request on a new connection. Ratios are the "
+      + "".join(f"{b}: `whod` built the same way at `{rev}`, run in the same rounds. " for b, rev in baselines)
+      + "The Connection: close load sends each request on a new connection. Ratios are the "
       "median of per-round ratios (for latency and CPU, lower is better); CPU per request is "
       "the server's user and system time during the run, divided by the requests served. nginx's RSS counts master "
       "and worker; its binary is dynamically linked.\n")

@@ -4,19 +4,23 @@
 # a shared machine hits all alike; the report gives per-server medians and the median of the
 # per-round ratios. Writes target/bench/results.md.
 #
-#   bench/run.sh [--rounds N] [--seconds S] [--hold N] [--smoke]
+#   bench/run.sh [--rounds N] [--seconds S] [--hold N] [--baseline REV] [--smoke]
+#   --baseline REV: also build whod at git revision REV and run it as one more server,
+#                   who@REV, in the same rounds (BENCH_BASELINE=REV does the same). With
+#                   REV=HEAD it shows what the uncommitted changes do.
 #   --smoke: 1 round of 1 s and 500 held connections, as CI runs it so the bench cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-rounds=3 seconds=4 hold=5000
-usage="usage: bench/run.sh [--rounds N] [--seconds S] [--hold N] [--smoke]"
+rounds=3 seconds=4 hold=5000 baseline=${BENCH_BASELINE:-}
+usage="usage: bench/run.sh [--rounds N] [--seconds S] [--hold N] [--baseline REV] [--smoke]"
 while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=$2; shift 2 ;;
         --seconds) seconds=$2; shift 2 ;;
         --hold) hold=$2; shift 2 ;;
+        --baseline) baseline=$2; shift 2 ;;
         --smoke) rounds=1 seconds=1 hold=500; shift ;;
         *) echo "$usage" >&2; exit 2 ;;
     esac
@@ -45,6 +49,19 @@ fi
 echo "bench: building whod (release, static, as Dockerfile.multi builds it) and the Go original"
 whod=$(static_build target)
 GOCACHE=$PWD/$out/gocache CGO_ENABLED=0 go build -o "$out/who-go" bench/who.go
+if [ -n "$baseline" ]; then
+    # The baseline's sources from git (git archive: the repository's worktrees are not
+    # touched), built the same way into a target directory of its own.
+    sha=$(git rev-parse --verify --short "$baseline^{commit}")
+    echo "bench: building whod at $baseline ($sha) as who@$sha"
+    src=$out/baseline/src-$sha
+    if [ ! -f "$src/Cargo.toml" ]; then
+        rm -rf "$src" && mkdir -p "$src"
+        git archive "$sha" | tar -x -C "$src"
+    fi
+    built=$(cd "$src" && static_build "$PWD/../target")
+    cp "$built" "$out/baseline/whod-$sha"
+fi
 
 # The servers, one column each, in this order: server NAME KIND BINARY [FLAGS...].
 # KIND says how to start it (command_for below): whod, nginx or go. The report compares "who"
@@ -61,6 +78,7 @@ server() {
 server who whod "$whod"
 server nginx nginx nginx
 server go go "$out/who-go"
+[ -z "$baseline" ] || server "who@$sha" whod "$out/baseline/whod-$sha"
 
 # The loads, one row each, in this order: scenario NAME CONNECTIONS [OPTIONS]. Each is one wrk
 # run (1 thread, --latency) per server per round. OPTIONS:
@@ -112,6 +130,7 @@ command_for() {
 }
 
 for name in "${servers[@]}"; do echo -e "server\t$name\t${kind[$name]}" >>"$raw"; done
+[ -z "$baseline" ] || echo -e "baseline\twho@$sha\t$baseline" >>"$raw"
 for name in "${scenarios[@]}"; do
     echo -e "scenario\t$name\t$([ -n "${s_script[$name]}" ] && echo 0 || echo 1)" >>"$raw"
 done

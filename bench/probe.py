@@ -7,6 +7,7 @@
                                   RSS (KiB) of PID and its children while all are held
   probe.py rss PID                RSS (KiB) of PID and its children
   probe.py cpu PID                CPU time (clock ticks, user + system) of PID and its children
+  probe.py pids PID               PID and its children, comma-separated
 """
 import os
 import socket
@@ -116,3 +117,5 @@ if __name__ == "__main__":
         print(rss_kib(int(sys.argv[2])))
     elif what == "cpu":
         print(cpu_ticks(int(sys.argv[2])))
+    elif what == "pids":
+        print(",".join(str(p) for p in with_children(int(sys.argv[2]))))

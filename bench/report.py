@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns bench/run.sh's raw measurements into the results tables (Markdown).
 
-  report.py RAW.tsv MACHINE ROUNDS SECONDS HOLD
+  report.py RAW.tsv MACHINE ROUNDS SECONDS HOLD SYSCALL_SECONDS
 
 The servers (columns) and the loads (rows) are the ones run.sh declares, in its order; "who"
 is compared with each of the others.
@@ -10,7 +10,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-raw, machine, rounds, seconds, hold = sys.argv[1:6]
+raw, machine, rounds, seconds, hold, syscall_seconds = sys.argv[1:7]
 
 servers = []  # in column order
 kinds = {}  # server -> whod, nginx or go
@@ -19,6 +19,9 @@ latency = {}  # scenario -> whether it gets a p99 row
 baselines = []  # (server, the revision asked for)
 load = defaultdict(dict)  # (scenario, round) -> server -> (rps, p99_us, errors, non2xx, cpu_us)
 single = defaultdict(lambda: defaultdict(list))  # measure -> server -> values
+syscalls = defaultdict(lambda: defaultdict(dict))  # unit -> server -> syscall -> count per unit
+syscall_units = defaultdict(dict)  # unit -> server -> requests (or connections) counted
+unavailable = {}  # "syscalls" -> why not measured
 for line in open(raw):
     f = line.rstrip("\n").split("\t")
     if f[0] == "server":
@@ -32,6 +35,12 @@ for line in open(raw):
     elif f[0] == "load":
         scenario, rnd, name = f[1], f[2], f[3]
         load[(scenario, rnd)][name] = (float(f[4] or 0), float(f[5] or 0), int(f[6]), int(f[7]), float(f[8]))
+    elif f[0] == "syscalls":
+        unit, name, call, count, units = f[1], f[2], f[3], int(f[4]), int(f[5])
+        syscall_units[unit][name] = units
+        syscalls[unit][name][call] = count / units if units else float("nan")
+    elif f[0].endswith("_unavailable"):
+        unavailable[f[0].removesuffix("_unavailable")] = f[1]
     else:
         single[f[0]][f[1]].append(float(f[2]))
         if f[0] == "hold_rss":
@@ -110,3 +119,28 @@ print(f"Measured by `make bench` on {machine}: {rounds} round(s) of {seconds} s 
       "the server's user and system time during the run, divided by the requests served. nginx's RSS counts master "
       "and worker; its binary is dynamically linked.\n")
 table(["measure", *(column(s) for s in servers), *(f"who/{short(o)}" for o in others)], rows)
+
+# System calls, by name: a row for each syscall that some server makes at least once per 100
+# requests (or connections).
+print(f"System calls, counted by `perf stat` on the syscall tracepoints of the servers' threads "
+      f"while wrk loads each in turn for {syscall_seconds} s at 64 connections (separate runs, after the rounds), "
+      "divided by the requests wrk completed: per request with keep-alive, per connection with "
+      "`Connection: close` (one request each). The named syscalls are run.sh's list; the total is "
+      "every syscall (`raw_syscalls:sys_enter`).\n")
+if "syscalls" in unavailable:
+    print(f"Not measured: {unavailable['syscalls']}.\n")
+else:
+    for unit, load_name in (("request", "keep-alive"), ("connection", "Connection: close")):
+        measured = [s for s in servers if s in syscall_units[unit]]
+        counts = {s: dict(syscalls[unit][s]) for s in measured}
+        for s in measured:  # "_total" is every syscall: what the named ones leave is "other"
+            total = counts[s].pop("_total", 0)
+            counts[s]["other"] = max(0.0, total - sum(counts[s].values()))
+        names = sorted({c for s in measured for c, v in counts[s].items() if v >= 0.01 and c != "other"})
+        rows = [(f"`{c}`", *(f"{counts[s].get(c, 0):.2f}" for s in measured)) for c in names]
+        rows.append(("other (under 0.01 each, or not listed)",
+                     *(f"{counts[s]['other'] + sum(v for c, v in counts[s].items() if c not in names and c != 'other'):.2f}"
+                       for s in measured)))
+        rows.append(("**total**", *(f"**{sum(counts[s].values()):.2f}**" for s in measured)))
+        rows.append((f"({unit}s counted)", *(f"{syscall_units[unit][s]:,}" for s in measured)))
+        table([f"syscalls per {unit}, {load_name}", *(column(s) for s in measured)], rows)

@@ -2,18 +2,21 @@
 # `make bench`: whod against the tutorial's Go server and nginx with one worker, on loopback,
 # in one run. Load rounds alternate the servers (who nginx go who nginx go ...) so that drift on
 # a shared machine hits all alike; the report gives per-server medians and the median of the
-# per-round ratios. Writes target/bench/results.md.
+# per-round ratios. Then, per server: the system calls it makes per request and per connection
+# (perf stat on its syscall tracepoints, during a wrk load). Writes target/bench/results.md.
 #
 #   bench/run.sh [--rounds N] [--seconds S] [--hold N] [--baseline REV] [--smoke]
 #   --baseline REV: also build whod at git revision REV and run it as one more server,
 #                   who@REV, in the same rounds (BENCH_BASELINE=REV does the same). With
 #                   REV=HEAD it shows what the uncommitted changes do.
-#   --smoke: 1 round of 1 s and 500 held connections, as CI runs it so the bench cannot rot.
+#   --smoke: 1 round of 1 s, 500 held connections, short perf runs: as CI runs
+#            it, so that every part of the bench runs and cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 rounds=3 seconds=4 hold=5000 baseline=${BENCH_BASELINE:-}
+syscall_seconds=3     # each perf stat run: one wrk load of this length per server and load
 usage="usage: bench/run.sh [--rounds N] [--seconds S] [--hold N] [--baseline REV] [--smoke]"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -21,7 +24,7 @@ while [ $# -gt 0 ]; do
         --seconds) seconds=$2; shift 2 ;;
         --hold) hold=$2; shift 2 ;;
         --baseline) baseline=$2; shift 2 ;;
-        --smoke) rounds=1 seconds=1 hold=500; shift ;;
+        --smoke) rounds=1 seconds=1 hold=500 syscall_seconds=1; shift ;;
         *) echo "$usage" >&2; exit 2 ;;
     esac
 done
@@ -32,15 +35,22 @@ raw=$out/raw.tsv
 : >"$raw"
 ulimit -n "$(ulimit -Hn)" # wrk at 1000 connections and the held ones need more than 1024
 
-missing=()
+missing=() optional=()
 for pair in wrk:wrk nginx:nginx-light go:golang-go python3:python3 curl:curl; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+# Without these the bench still runs; the report says which part it left out and why.
+for pair in perf:linux-perf; do
+    command -v "${pair%%:*}" >/dev/null || optional+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "bench: installing ${missing[*]}"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    else
+        echo "bench: installing ${missing[*]} ${optional[*]}"
+        apt-get update -qq
+        [ ${#missing[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        [ ${#optional[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${optional[@]}" >/dev/null 2>&1 \
+            || echo "bench: could not install ${optional[*]}; going on without"
+    elif [ ${#missing[@]} -gt 0 ]; then
         echo "bench: missing tools; install them with: sudo apt-get install -y ${missing[*]}" >&2
         exit 1
     fi
@@ -193,6 +203,66 @@ for name in "${servers[@]}"; do
     echo -e "loaded_rss\t$name\t$(python3 bench/probe.py rss "${pid[$name]}")" >>"$raw"
 done
 
+# System calls: perf stat counts syscall tracepoints in the servers' threads (nginx: master and
+# worker; the threads that exist when perf attaches) while wrk loads each server in turn; the
+# counts divided by wrk's requests are per request (keep-alive) or per connection (Connection:
+# close: wrk opens one connection per request). Each tracepoint costs perf tens of ms to set up,
+# so one session per load covers all servers and counts the syscalls a server may make per
+# request (the list), plus raw_syscalls:sys_enter, all of them: the report shows the rest as
+# "other". perf needs root (or perf_event_paranoid -1).
+perf_syscalls="accept accept4 read write readv writev recvfrom sendto recvmsg sendmsg recvmmsg sendmmsg
+    sendfile64 splice epoll_wait epoll_pwait epoll_pwait2 epoll_ctl poll ppoll select pselect6 close
+    shutdown setsockopt getsockopt getsockname getpeername ioctl fcntl futex nanosleep clock_nanosleep
+    sched_yield mmap munmap madvise mprotect brk rt_sigprocmask rt_sigreturn tgkill getpid gettid
+    newuname clock_gettime getrandom openat newfstatat io_uring_enter timerfd_settime"
+perf_unavailable=""
+if ! command -v perf >/dev/null; then
+    perf_unavailable="perf is not installed (Debian: apt-get install linux-perf)"
+elif ! perf stat -x, -o "$out/perf.txt" -e raw_syscalls:sys_enter -- true >"$out/perf.err" 2>&1; then
+    perf_unavailable="perf cannot count syscall tracepoints here: $(grep -v '^\s*$' "$out/perf.err" | head -n 1)"
+fi
+if [ -n "$perf_unavailable" ]; then
+    echo "bench: syscalls skipped: $perf_unavailable"
+    echo -e "syscalls_unavailable\t$perf_unavailable" >>"$raw"
+else
+    echo "bench: syscalls, perf stat during ${syscall_seconds}s of wrk per server, keep-alive and Connection: close"
+    events=raw_syscalls:sys_enter
+    known=$(perf list 'syscalls:sys_enter_*' 2>/dev/null)
+    for call in $perf_syscalls; do
+        ! grep -qw "syscalls:sys_enter_$call" <<<"$known" || events+=",syscalls:sys_enter_$call"
+    done
+    tids=() ports=()
+    for name in "${servers[@]}"; do
+        ports+=("${port[$name]}")
+        for p in $(python3 bench/probe.py pids "${pid[$name]}" | tr , ' '); do
+            for t in /proc/"$p"/task/*; do tids+=("${t##*/}") && echo -e "${t##*/}\t$name"; done
+        done
+    done >"$out/tids.tsv"
+    for unit in request connection; do
+        header=""
+        [ $unit = request ] || header="Connection: close"
+        # shellcheck disable=SC2016 # the script's variables are its own
+        perf stat -x, --per-thread -o "$out/perf.txt" -e "$events" -t "$(IFS=,; echo "${tids[*]}")" -- \
+            bash -c 'out=$1 seconds=$2 header=(${3:+-H "$3"}); shift 3; for p in "$@"; do
+                         wrk -t1 -c64 "-d${seconds}s" --timeout 5s "${header[@]}" "http://127.0.0.1:$p/who" >"$out/wrk-$p.txt" 2>&1
+                     done' bench "$out" "$syscall_seconds" "$header" "${ports[@]}"
+        for name in "${servers[@]}"; do
+            read -r requests errors _ < <(wrk_summary "$out/wrk-${port[$name]}.txt")
+            # perf --per-thread -x, lines: COMM-TID,COUNT,UNIT,EVENT,... (COUNT "<not counted>" for none)
+            awk -F, -v unit="$unit" -v name="$name" -v requests="$requests" '
+                FNR == NR { server[$1] = $2; next }
+                { tid = $1; sub(/.*-/, "", tid) }
+                server[tid] == name && $2 ~ /^[0-9]+$/ && $2 > 0 {
+                    call = $4 == "raw_syscalls:sys_enter" ? "_total" : substr($4, length("syscalls:sys_enter_") + 1)
+                    count[call] += $2
+                }
+                END { for (call in count) printf "syscalls\t%s\t%s\t%s\t%d\t%d\n", unit, name, call, count[call], requests }
+            ' FS='\t' "$out/tids.tsv" FS=, "$out/perf.txt" >>"$raw"
+            printf '  per %-10s %-12s %d requests, %d socket errors\n' "$unit" "$name" "$requests" "$errors"
+        done
+    done
+fi
+
 echo "bench: holding $hold idle keep-alive connections per server"
 for name in "${servers[@]}"; do
     read -r rss alive < <(python3 bench/probe.py hold "${port[$name]}" "$hold" "${pid[$name]}")
@@ -206,5 +276,5 @@ for name in "${servers[@]}"; do
     esac
 done >>"$raw"
 machine="$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r)"
-python3 bench/report.py "$raw" "$machine" "$rounds" "$seconds" "$hold" | tee "$out/results.md"
+python3 bench/report.py "$raw" "$machine" "$rounds" "$seconds" "$hold" "$syscall_seconds" | tee "$out/results.md"
 echo "bench: done in $SECONDS s; results in $out/results.md"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns bench/run.sh's raw measurements into the results tables (Markdown).
 
-  report.py RAW.tsv MACHINE ROUNDS SECONDS HOLD SYSCALL_SECONDS
+  report.py RAW.tsv MACHINE ROUNDS SECONDS HOLD SYSCALL_SECONDS CALLGRIND_ROUNDS CALLGRIND_CLOSE
 
 The servers (columns) and the loads (rows) are the ones run.sh declares, in its order; "who"
 is compared with each of the others.
@@ -10,7 +10,7 @@ import statistics
 import sys
 from collections import defaultdict
 
-raw, machine, rounds, seconds, hold, syscall_seconds = sys.argv[1:7]
+raw, machine, rounds, seconds, hold, syscall_seconds, callgrind_rounds, callgrind_close = sys.argv[1:9]
 
 servers = []  # in column order
 kinds = {}  # server -> whod, nginx or go
@@ -21,7 +21,8 @@ load = defaultdict(dict)  # (scenario, round) -> server -> (rps, p99_us, errors,
 single = defaultdict(lambda: defaultdict(list))  # measure -> server -> values
 syscalls = defaultdict(lambda: defaultdict(dict))  # unit -> server -> syscall -> count per unit
 syscall_units = defaultdict(dict)  # unit -> server -> requests (or connections) counted
-unavailable = {}  # "syscalls" -> why not measured
+instructions = {}  # server -> (per request, per connection)
+unavailable = {}  # "syscalls" or "instructions" -> why not measured
 for line in open(raw):
     f = line.rstrip("\n").split("\t")
     if f[0] == "server":
@@ -39,8 +40,10 @@ for line in open(raw):
         unit, name, call, count, units = f[1], f[2], f[3], int(f[4]), int(f[5])
         syscall_units[unit][name] = units
         syscalls[unit][name][call] = count / units if units else float("nan")
+    elif f[0] == "instructions":
+        instructions[f[1]] = (float(f[2]), float(f[3]))
     elif f[0].endswith("_unavailable"):
-        unavailable[f[0].removesuffix("_unavailable")] = f[1]
+        unavailable[f[0].removesuffix("_unavailable")] = f[1].rstrip(".")
     else:
         single[f[0]][f[1]].append(float(f[2]))
         if f[0] == "hold_rss":
@@ -144,3 +147,25 @@ else:
         rows.append(("**total**", *(f"**{sum(counts[s].values()):.2f}**" for s in measured)))
         rows.append((f"({unit}s counted)", *(f"{syscall_units[unit][s]:,}" for s in measured)))
         table([f"syscalls per {unit}, {load_name}", *(column(s) for s in measured)], rows)
+
+print(f"User-space instructions (callgrind's Ir: the server's own code and its libraries, not the "
+      f"kernel), from three runs of each server under callgrind on the same fixed load, the bytes "
+      f"wrk sends: A = {callgrind_rounds} rounds of one request on each of 64 keep-alive connections, "
+      f"B = {2 * int(callgrind_rounds)} rounds, C = A then {callgrind_close} requests with Connection: close, "
+      "each on a new connection. Per request: (B - A) / requests; per connection: (C - A) / connections, "
+      "so that start, stop and set-up cancel. nginx runs as a single process (`master_process off`); Go is "
+      "not measured.\n")
+if "instructions" in unavailable:
+    print(f"Not measured: {unavailable['instructions']}.\n")
+else:
+    measured = [s for s in servers if s in instructions]
+    compared = [s for s in measured if s != "who"] if "who" in measured else []
+
+    def instruction_row(label, index):
+        return (label, *(f"{instructions[s][index]:,.0f}" for s in measured),
+                *(f"{instructions['who'][index] / instructions[o][index]:.2f}x" for o in compared))
+
+    table(["instructions", *(column(s) for s in measured), *(f"who/{short(o)}" for o in compared)], [
+        instruction_row("per request, keep-alive", 0),
+        instruction_row("per connection, Connection: close (one request)", 1),
+    ])

@@ -3,13 +3,15 @@
 # in one run. Load rounds alternate the servers (who nginx go who nginx go ...) so that drift on
 # a shared machine hits all alike; the report gives per-server medians and the median of the
 # per-round ratios. Then, per server: the system calls it makes per request and per connection
-# (perf stat on its syscall tracepoints, during a wrk load). Writes target/bench/results.md.
+# (perf stat on its syscall tracepoints, during a wrk load), and the user-space instructions it
+# executes per request and per connection (callgrind, a fixed load; who and nginx). Writes
+# target/bench/results.md.
 #
 #   bench/run.sh [--rounds N] [--seconds S] [--hold N] [--baseline REV] [--smoke]
 #   --baseline REV: also build whod at git revision REV and run it as one more server,
 #                   who@REV, in the same rounds (BENCH_BASELINE=REV does the same). With
 #                   REV=HEAD it shows what the uncommitted changes do.
-#   --smoke: 1 round of 1 s, 500 held connections, short perf runs: as CI runs
+#   --smoke: 1 round of 1 s, 500 held connections, short perf and callgrind runs: as CI runs
 #            it, so that every part of the bench runs and cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,8 @@ source scripts/lib.sh
 
 rounds=3 seconds=4 hold=5000 baseline=${BENCH_BASELINE:-}
 syscall_seconds=3     # each perf stat run: one wrk load of this length per server and load
+callgrind_rounds=200  # keep-alive requests under callgrind: this many rounds over 64 connections
+callgrind_close=2560  # Connection: close requests (each a new connection) under callgrind
 usage="usage: bench/run.sh [--rounds N] [--seconds S] [--hold N] [--baseline REV] [--smoke]"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -24,7 +28,7 @@ while [ $# -gt 0 ]; do
         --seconds) seconds=$2; shift 2 ;;
         --hold) hold=$2; shift 2 ;;
         --baseline) baseline=$2; shift 2 ;;
-        --smoke) rounds=1 seconds=1 hold=500 syscall_seconds=1; shift ;;
+        --smoke) rounds=1 seconds=1 hold=500 syscall_seconds=1 callgrind_rounds=10 callgrind_close=128; shift ;;
         *) echo "$usage" >&2; exit 2 ;;
     esac
 done
@@ -40,7 +44,7 @@ for pair in wrk:wrk nginx:nginx-light go:golang-go python3:python3 curl:curl; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 # Without these the bench still runs; the report says which part it left out and why.
-for pair in perf:linux-perf; do
+for pair in perf:linux-perf valgrind:valgrind; do
     command -v "${pair%%:*}" >/dev/null || optional+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
@@ -127,15 +131,22 @@ trap cleanup EXIT
 nginx_prefix=$PWD/$out/nginx
 mkdir -p "$nginx_prefix"
 
-# command_for NAME PORT: the command line that starts server NAME on PORT.
+# command_for NAME PORT [callgrind]: the command line that starts server NAME on PORT; with
+# callgrind, the one that runs it in a single process (nginx: no master) under callgrind,
+# writing to $out/callgrind.out.
 command_for() {
-    local name=$1 p=$2
+    local name=$1 p=$2 valgrind=""
+    [ "${3:-}" != callgrind ] || valgrind="valgrind --tool=callgrind --callgrind-out-file=$out/callgrind.out --log-file=$out/callgrind.log"
     case ${kind[$name]} in
-        whod) echo "${bin[$name]} --port $p --bind 127.0.0.1 ${flags[$name]}" ;;
+        whod) echo "$valgrind ${bin[$name]} --port $p --bind 127.0.0.1 ${flags[$name]}" ;;
         go) echo "env PORT=$p ${bin[$name]} ${flags[$name]}" ;;
         nginx)
             sed -e "s|PREFIX|$nginx_prefix|g" -e "s|PORT|$p|g" bench/nginx.conf >"$nginx_prefix/nginx-$p.conf"
-            echo "${bin[$name]} -p $nginx_prefix -c $nginx_prefix/nginx-$p.conf -g 'daemon off;'" ;;
+            if [ -n "$valgrind" ]; then
+                echo "$valgrind ${bin[$name]} -p $nginx_prefix -c $nginx_prefix/nginx-$p.conf -g 'daemon off; master_process off;'"
+            else
+                echo "${bin[$name]} -p $nginx_prefix -c $nginx_prefix/nginx-$p.conf -g 'daemon off;'"
+            fi ;;
     esac
 }
 
@@ -268,6 +279,33 @@ for name in "${servers[@]}"; do
     read -r rss alive < <(python3 bench/probe.py hold "${port[$name]}" "$hold" "${pid[$name]}")
     echo -e "hold_rss\t$name\t$rss\t$alive" >>"$raw"
 done
+cleanup
+pids=()
+
+# Instructions: each whod and nginx runs under callgrind three times, on the same fixed load
+# from bench/probe.py (the bytes wrk sends), and the differences between the runs cancel the
+# start, the stop and the connections' set-up:
+#   A: K rounds over 64 keep-alive connections    B: 2K rounds    C: K rounds, then M requests
+#   with Connection: close, one connection each.  Per request (B - A) / 64K; per connection
+#   (C - A) / M. nginx runs as one process (master_process off).
+if ! command -v valgrind >/dev/null; then
+    echo "bench: instructions skipped: valgrind is not installed"
+    echo -e "instructions_unavailable\tvalgrind is not installed (apt-get install valgrind)" >>"$raw"
+else
+    echo "bench: instructions, callgrind: $callgrind_rounds and $((2 * callgrind_rounds)) rounds over 64 keep-alive connections, $callgrind_close Connection: close requests"
+    for name in "${servers[@]}"; do
+        [ "${kind[$name]}" != go ] || continue # Go's runtime is not at home under valgrind
+        irs=()
+        for run in "$callgrind_rounds 0" "$((2 * callgrind_rounds)) 0" "$callgrind_rounds $callgrind_close"; do
+            p=$(free_port)
+            # shellcheck disable=SC2046,SC2086 # split into words on purpose
+            irs+=("$(eval python3 bench/probe.py callgrind "$out/callgrind.out" $run 64 "$p" $(command_for "$name" "$p" callgrind))")
+        done
+        awk -v name="$name" -v a="${irs[0]}" -v b="${irs[1]}" -v c="${irs[2]}" -v k="$callgrind_rounds" -v m="$callgrind_close" \
+            'BEGIN { printf "instructions\t%s\t%.0f\t%.0f\n", name, (b - a) / (64 * k), (c - a) / m }' >>"$raw"
+        printf '  %-12s %s per request, %s per connection\n' "$name" "$(tail -n 1 "$raw" | cut -f3)" "$(tail -n 1 "$raw" | cut -f4)"
+    done
+fi
 
 for name in "${servers[@]}"; do
     case ${kind[$name]} in
@@ -276,5 +314,5 @@ for name in "${servers[@]}"; do
     esac
 done >>"$raw"
 machine="$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r)"
-python3 bench/report.py "$raw" "$machine" "$rounds" "$seconds" "$hold" "$syscall_seconds" | tee "$out/results.md"
+python3 bench/report.py "$raw" "$machine" "$rounds" "$seconds" "$hold" "$syscall_seconds" "$callgrind_rounds" "$callgrind_close" | tee "$out/results.md"
 echo "bench: done in $SECONDS s; results in $out/results.md"

@@ -57,7 +57,7 @@ size-report: ## what the static binary is made of, and what each profile setting
 rust-image-offline: ## build who-rust:offline, a stand-in for the rust image, with no registry (root)
 	scripts/rust-image-offline.sh $(OFFLINE_IMAGE)
 
-bench: ## whod against the Go original and nginx, side by side (README, Performance)
+bench: ## whod against the Go original and nginx (README, Performance); BENCH_BASELINE=REV adds whod at REV
 	bench/run.sh $(BENCH_ARGS)
 
 fuzz: ## run each cargo-fuzz target for FUZZ_SECONDS (60) on nightly

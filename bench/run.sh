@@ -93,6 +93,7 @@ server who whod "$whod"
 server nginx nginx nginx
 server go go "$out/who-go"
 [ -z "$baseline" ] || server "who@$sha" whod "$out/baseline/whod-$sha"
+server "who --metrics" whod "$whod" --metrics
 
 # The loads, one row each, in this order: scenario NAME CONNECTIONS [OPTIONS]. Each is one wrk
 # run (1 thread, --latency) per server per round. OPTIONS:
@@ -123,6 +124,7 @@ scenario "64 conns" 64
 scenario "1000 conns" 1000
 scenario "64 conns, 16 pipelined" 64 --script bench/pipeline.lua
 scenario "64 conns, Connection: close" 64 --header "Connection: close"
+scenario "/echo, 64 conns" 64 --path /echo --only who
 
 pids=()
 cleanup() { [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true; }

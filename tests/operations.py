@@ -16,7 +16,8 @@
                                              the forwarding headers it carries
   operations.py promql PORT EXPR             ask Prometheus on PORT: one line per sample, "VALUE
                                              TIMESTAMP LABELS"
-  operations.py targets PORT                 Prometheus's active targets: "HEALTH URL LAST_ERROR"
+  operations.py targets PORT                 Prometheus's active targets: "JOB HEALTH URL
+                                             LAST_ERROR"
 
 A verdict line is "ok DESCRIPTION" or "FAILED DESCRIPTION"; the shell script counts them.
 """
@@ -307,7 +308,7 @@ def promql(port, expr):
 
 def targets(port):
     for t in prometheus(port, "/api/v1/targets")["activeTargets"]:
-        print(t["health"], t["scrapeUrl"], t["lastError"] or "-")
+        print(t["labels"]["job"], t["health"], t["scrapeUrl"], t["lastError"] or "-")
 
 
 def main(argv):

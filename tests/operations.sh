@@ -135,7 +135,10 @@ if needs "Prometheus scraping whod" prometheus; then
     section "starting Prometheus $(prometheus --version 2>&1 | sed -n '1s/^prometheus, version \([^ ]*\).*/\1/p') (its first scrape comes about 6 s later; the checks come last)"
     start_whod scraped --metrics
     scraped_port=$port
-    prometheus_port=$(other_port "$scraped_port")
+    # And one that Prometheus cannot scrape: it sends no PROXY header.
+    start_whod scraped_proxied --metrics --proxy-protocol
+    scraped_proxied_port=$port
+    prometheus_port=$(other_port "$scraped_port" "$scraped_proxied_port")
     cat >"$work/prometheus.yml" <<YAML
 global:
   scrape_interval: 1s
@@ -144,6 +147,9 @@ scrape_configs:
   - job_name: whod
     static_configs:
       - targets: ['127.0.0.1:$scraped_port']
+  - job_name: whod_proxied
+    static_configs:
+      - targets: ['127.0.0.1:$scraped_proxied_port']
 YAML
     prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus-data" \
         --web.listen-address="127.0.0.1:$prometheus_port" --log.level=warn >"$work/prometheus.log" 2>&1 &
@@ -285,6 +291,9 @@ bad=(
     '\r\n\r\n\x00\r\nQUIT\n\x31\x11\x00\x0c\x7f\x00\x00\x07\x7f\x00\x00\x01\x15\xb3\x00\x50GET /who?v3 HTTP/1.1\r\nHost: ops\r\n\r\n'
 )
 what=("plain HTTP" "a PROXY v1 line with a port 05555" "a PROXY v2 header of version 3")
+# A connection closed before its first byte (a TCP probe: Kubernetes' tcpSocket, HAProxy's
+# plain check) proves nothing wrong, and is not counted.
+"$python" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3).close()' "$proxied_port"
 for i in 0 1 2; do
     py raw "$SOURCE_IP" "$proxied_port" "${bad[$i]}" >"$work/raw.txt"
     read -r state seconds bytes <"$work/raw.txt"
@@ -292,7 +301,7 @@ for i in 0 1 2; do
         test "$state,$bytes" = eof,0
 done
 refused_after=$(py value "$proxied_port" whod_proxy_headers_refused_total proxy)
-check "whod_proxy_headers_refused_total rose by 3 ($refused_before -> $refused_after)" \
+check "whod_proxy_headers_refused_total rose by 3, the bare connect and close not counted ($refused_before -> $refused_after)" \
     test "$((refused_after - refused_before))" = 3
 check "no access log line for them" bash -c "! grep -qE 'plain-http|zero-port|\?v3' '$work/proxied.log'"
 py raw "$SOURCE_IP" "$proxied_port" \
@@ -344,9 +353,15 @@ if [ -n "$prometheus_pid" ]; then
     up=$?
     first=$(q 'up{job="whod"}[1m]' | head -n 1 | awk -v s="$prometheus_started" '{ printf "%d", ($2 - s / 1e9) * 1000 }')
     check "Prometheus has scraped whod: up == 1 (its first scrape ${first:-?} ms after it started; waited at most 20 s)" test "$up" = 0
-    read -r health url last_error < <(py targets "$prometheus_port")
+    py targets "$prometheus_port" >"$work/targets.txt"
+    read -r _ health url last_error < <(grep '^whod ' "$work/targets.txt")
     check "the target is healthy, with no scrape error ($health, $url, last error: $last_error)" \
         test "$health,$last_error" = up,-
+    read -r _ health url last_error < <(grep '^whod_proxied ' "$work/targets.txt")
+    check "a --proxy-protocol whod cannot be scraped directly: Prometheus sends no PROXY header ($health, $url: $last_error)" \
+        test "$health" = down
+    refused=$(py value "$scraped_proxied_port" whod_proxy_headers_refused_total proxy)
+    check "... and each of its scrapes is counted in whod_proxy_headers_refused_total ($refused)" test "${refused/absent/0}" -ge 1
     scraped=$(q 'scrape_samples_scraped{job="whod"}' | cut -d' ' -f1)
     lines=$(curl -s --max-time 5 "http://127.0.0.1:$scraped_port/metrics" | grep -cv '^#')
     check "Prometheus took every sample of the page ($scraped scraped, $lines lines)" test "$scraped" = "$lines"

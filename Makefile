@@ -27,8 +27,9 @@ build: ## build the release binary, target/release/whod
 run: build ## run whod on PORT (8080); then: curl localhost:8080/who
 	./target/release/whod --port $(PORT)
 
-test: ## unit and integration tests, then the image and replica tests when a Docker engine answers
+test: ## unit and integration tests, operations (Prometheus, HAProxy), then the image and replica tests when a Docker engine answers
 	cargo test --locked --all-targets
+	tests/operations.sh
 	tests/docker.sh
 	tests/replicas.sh
 

@@ -416,12 +416,18 @@ pub fn help() -> String {
     let mut text = format!(
         "whod {}: answers GET /who with the name of its host\n\n\
          Usage: whod [FLAGS]\n\n\
-         Routes: GET|HEAD /who (hostname), GET|HEAD /healthz (200 ok, 503 while stopping)\n\n\
+         Routes (GET or HEAD): /who (the host name); /healthz (200 ok, 503 after SIGUSR1\n\
+         or once stopping); /echo (the request as received, text or ?format=json);\n\
+         /status/NNN; /metrics (with --metrics). ?delay=250ms holds /who, /echo, /status.\n\
+         Signals: SIGTERM, SIGINT stop (after --shutdown-delay); SIGUSR1 makes /healthz\n\
+         answer 503, SIGUSR2 200 again.\n\n\
          Flags (each flag overrides its environment variable):\n",
         env!("CARGO_PKG_VERSION")
     );
+    // The help column starts two spaces after the longest usage.
+    let width = FLAGS.iter().map(|f| f.usage().len()).max().unwrap_or(0) + 2;
     for flag in FLAGS {
-        text.push_str(&format!("  {:<24}{}\n", flag.usage(), flag.help));
+        text.push_str(&format!("  {:<width$}{}\n", flag.usage(), flag.help));
         let mut extra = Vec::new();
         if let Some(env) = flag.env {
             extra.push(format!("env {env}"));
@@ -431,7 +437,7 @@ pub fn help() -> String {
             extra.push(format!("default {default}"));
         }
         if !extra.is_empty() {
-            text.push_str(&format!("  {:<24}[{}]\n", "", extra.join(", ")));
+            text.push_str(&format!("  {:<width$}[{}]\n", "", extra.join(", ")));
         }
     }
     text.push_str(

@@ -11,11 +11,30 @@ use super::{Reject, Status};
 /// Longest request line, without its line ending; past it: 414.
 pub const MAX_REQUEST_LINE: usize = 8 * 1024;
 /// Longest header section (field lines and the empty line that ends them); past it: 431.
+/// The trailer section of a chunked body has the same limit.
 pub const MAX_HEADER_SECTION: usize = 16 * 1024;
-/// Most field lines in a request; past it: 431.
+/// Most field lines in a request's head (and in its trailer section); past it: 431.
 pub const MAX_FIELDS: usize = 100;
 /// Largest request body read (and discarded); past it: 413.
 pub const MAX_BODY: u64 = 1024 * 1024;
+
+// The refusals for passing a limit: each message renders its constant.
+const LINE_TOO_LONG: Reject = Reject::over(
+    414,
+    "request line longer than",
+    MAX_REQUEST_LINE as u64,
+    "bytes",
+);
+const HEADERS_TOO_LARGE: Reject = Reject::over(
+    431,
+    "header section larger than",
+    MAX_HEADER_SECTION as u64,
+    "bytes",
+);
+const TOO_MANY_FIELDS: Reject = Reject::over(431, "more than", MAX_FIELDS as u64, "header fields");
+/// For a Content-Length or a chunked body too large: the one refusal for both.
+pub(crate) const BODY_TOO_LARGE: Reject =
+    Reject::over(413, "request body larger than", MAX_BODY, "bytes");
 
 /// How the request body is framed (RFC 9112 §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +84,7 @@ static TOKEN: [bool; 256] = byte_table(b"!#$%&'*+-.^_`|~");
 /// `sub-delims = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="`.
 static HOST: [bool; 256] = byte_table(b"-._~%!$&'()*+,;=");
 
-fn is_token(b: u8) -> bool {
+pub(crate) fn is_token(b: u8) -> bool {
     TOKEN[b as usize]
 }
 
@@ -95,9 +114,6 @@ const BAD_TARGET_FORM: Reject = Reject::new(
 const BAD_VERSION: Reject = Reject::new(400, "request line: the version is not HTTP/DIGIT.DIGIT");
 const BAD_LINE_END: Reject = Reject::new(400, "a line ends with something other than CRLF or LF");
 const UNSUPPORTED_VERSION: Reject = Reject::new(505, "only HTTP/1.x is supported");
-const LINE_TOO_LONG: Reject = Reject::new(414, "request line longer than 8 KiB");
-const HEADERS_TOO_LARGE: Reject = Reject::new(431, "header section larger than 16 KiB");
-const TOO_MANY_FIELDS: Reject = Reject::new(431, "more than 100 header fields");
 const OBS_FOLD: Reject = Reject::new(
     400,
     "a field line starts with whitespace (obsolete line folding)",
@@ -116,13 +132,13 @@ const BAD_HOST: Reject = Reject::new(400, "the Host field is not host[:port]");
 const BAD_CONTENT_LENGTH: Reject = Reject::new(400, "Content-Length is not plain digits");
 const CONFLICTING_CONTENT_LENGTH: Reject =
     Reject::new(400, "Content-Length fields with different values");
-const BODY_TOO_LARGE: Reject = Reject::new(413, "request body larger than 1 MiB");
 const LENGTH_AND_CHUNKED: Reject = Reject::new(400, "both Transfer-Encoding and Content-Length");
 const TRANSFER_ENCODING_IN_HTTP10: Reject =
     Reject::new(400, "Transfer-Encoding in an HTTP/1.0 request");
+const EMPTY_CODING: Reject = Reject::new(400, "Transfer-Encoding has an empty element");
+const CHUNKED_NOT_LAST: Reject = Reject::new(400, "Transfer-Encoding does not end with chunked");
+const CHUNKED_TWICE: Reject = Reject::new(400, "Transfer-Encoding lists chunked more than once");
 const UNSUPPORTED_CODING: Reject = Reject::new(501, "a transfer coding other than chunked");
-const CHUNKED_NOT_FINAL: Reject =
-    Reject::new(400, "Transfer-Encoding does not end with one chunked");
 
 /// The scan reached the end of `view`. If `view` is the whole buffer, wait for more bytes;
 /// if it was cut short at a limit, the limit is exceeded.
@@ -152,6 +168,7 @@ struct Fields {
     hosts: usize,
     content_length: Option<u64>,
     transfer_encoding: bool,
+    /// How many times `chunked` was listed, in all Transfer-Encoding lines together.
     chunked: usize,
     last_coding_is_chunked: bool,
     unknown_coding: bool,
@@ -161,6 +178,7 @@ struct Fields {
 }
 
 /// Splits a list-valued field (`#element`, RFC 9110 §5.6.1) into its non-empty elements.
+/// (The value holds no CR, LF or other control, so `trim_ascii` trims exactly OWS.)
 fn elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value
         .split(|&b| b == b',')
@@ -192,8 +210,16 @@ impl Fields {
             }
             self.content_length = Some(length);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            // `Transfer-Encoding = #transfer-coding` (RFC 9112 §6.1). Empty elements (an empty
+            // value, ",chunked", "chunked,") are refused, as nginx and h11 do: a front end that
+            // forwards them but does not read the list as chunked would disagree with us about
+            // where the request ends.
             self.transfer_encoding = true;
-            for coding in elements(value) {
+            for coding in value.split(|&b| b == b',') {
+                let coding = coding.trim_ascii();
+                if coding.is_empty() {
+                    return Err(EMPTY_CODING);
+                }
                 let chunked = coding.eq_ignore_ascii_case(b"chunked");
                 self.chunked += usize::from(chunked);
                 self.unknown_coding |= !chunked;
@@ -219,11 +245,20 @@ impl Fields {
             if minor_version == 0 {
                 return Err(TRANSFER_ENCODING_IN_HTTP10);
             }
+            // "If a Transfer-Encoding header field is present in a request and the chunked
+            // transfer coding is not the final encoding, ... the server MUST respond with the
+            // 400 (Bad Request) status code and then close the connection" (RFC 9112 §6.3).
+            if !self.last_coding_is_chunked {
+                return Err(CHUNKED_NOT_LAST);
+            }
+            // "A sender MUST NOT apply the chunked transfer coding more than once" (§7.1).
+            if self.chunked > 1 {
+                return Err(CHUNKED_TWICE);
+            }
+            // "A server that receives a request message with a transfer coding it does not
+            // understand SHOULD respond with 501 (Not Implemented)" (§6.1).
             if self.unknown_coding {
                 return Err(UNSUPPORTED_CODING);
-            }
-            if self.chunked != 1 || !self.last_coding_is_chunked {
-                return Err(CHUNKED_NOT_FINAL);
             }
             return Ok(Framing::Chunked);
         }
@@ -576,7 +611,7 @@ mod tests {
         assert_eq!(r.framing, Framing::None);
         let r = complete(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\nExpect: 100-continue\r\n\r\n");
         assert_eq!((r.framing, r.expect_continue), (Framing::Chunked, true));
-        let r = complete(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked,\r\n\r\n");
+        let r = complete(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \t CHUNKED \t\r\n\r\n");
         assert_eq!(r.framing, Framing::Chunked);
         // obs-text is allowed in values; UTF-8 passes through.
         complete("GET / HTTP/1.1\r\nHost: a\r\nX-Name: café\r\n\r\n".as_bytes());
@@ -590,6 +625,7 @@ mod tests {
             "127.0.0.1",
             "[::1]",
             "[::1]:80",
+            "[::ffff:127.0.0.1]",
             "xn--bcher-kva.example",
             "a:",
         ] {
@@ -624,6 +660,10 @@ mod tests {
             (b"GET / HTTP/0.9\r\n", UNSUPPORTED_VERSION),
             (b"GET who HTTP/1.1\r\nHost: a\r\n\r\n", BAD_TARGET_FORM),
             (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", BAD_TARGET_FORM),
+            (b"GET 1http://h/who HTTP/1.1\r\nHost: h\r\n\r\n", BAD_TARGET_FORM),
+            (b"GET http:/h/who HTTP/1.1\r\nHost: h\r\n\r\n", BAD_TARGET_FORM),
+            (b"GET ht@p://h/who HTTP/1.1\r\nHost: h\r\n\r\n", BAD_TARGET_FORM),
+            (b"CONNECT h:80/x HTTP/1.1\r\nHost: h\r\n\r\n", BAD_TARGET_FORM),
             (b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", OBS_FOLD),
             (b"GET / HTTP/1.1\r\n Host: a\r\n\r\n", OBS_FOLD),
             (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", SPACE_BEFORE_COLON),
@@ -645,10 +685,23 @@ mod tests {
             (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", BODY_TOO_LARGE),
             (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", LENGTH_AND_CHUNKED),
             (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", TRANSFER_ENCODING_IN_HTTP10),
+            // chunked last, after a coding we do not implement: 501.
             (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", UNSUPPORTED_CODING),
-            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", UNSUPPORTED_CODING),
-            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", CHUNKED_NOT_FINAL),
-            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n", CHUNKED_NOT_FINAL),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", UNSUPPORTED_CODING),
+            // chunked not last: the body's length cannot be known, a MUST 400 (RFC 9112 §6.3).
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", CHUNKED_NOT_LAST),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", CHUNKED_NOT_LAST),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;x=1\r\n\r\n", CHUNKED_NOT_LAST),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", CHUNKED_NOT_LAST),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", CHUNKED_TWICE),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", CHUNKED_TWICE),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip, chunked\r\n\r\n", CHUNKED_TWICE),
+            // Empty list elements: refused, so that no front end reads the list otherwise.
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n", EMPTY_CODING),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked\r\n\r\n", EMPTY_CODING),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n", EMPTY_CODING),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked,\r\n\r\n", EMPTY_CODING),
+            (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, \t ,chunked\r\n\r\n", EMPTY_CODING),
         ];
         for (input, expected) in cases {
             assert_eq!(
@@ -691,6 +744,48 @@ mod tests {
         assert_eq!(rejected(big.as_bytes()), HEADERS_TOO_LARGE);
     }
 
+    /// The limits by their numbers, not only their constants: a changed constant shows here.
+    #[test]
+    fn limits_by_number() {
+        let line = |len: usize| {
+            let target = "/".repeat(len - "GET  HTTP/1.1".len());
+            format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n")
+        };
+        assert_eq!(complete(line(8192).as_bytes()).target.len(), 8179);
+        assert_eq!(rejected(line(8193).as_bytes()).status, 414);
+
+        // The header section counts from the first field line to the end of the empty line.
+        let section = |len: usize| {
+            let value = "v".repeat(len - "Host: a\r\nX: \r\n\r\n".len());
+            format!("GET / HTTP/1.1\r\nHost: a\r\nX: {value}\r\n\r\n")
+        };
+        complete(section(16384).as_bytes());
+        assert_eq!(rejected(section(16385).as_bytes()).status, 431);
+
+        let fields = |count: usize| {
+            let others = "X: y\r\n".repeat(count - 1);
+            format!("GET / HTTP/1.1\r\nHost: a\r\n{others}\r\n")
+        };
+        complete(fields(100).as_bytes());
+        assert_eq!(rejected(fields(101).as_bytes()).status, 431);
+
+        let length = |n: u64| format!("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {n}\r\n\r\n");
+        assert_eq!(
+            complete(length(1048576).as_bytes()).framing,
+            Framing::Length(1048576)
+        );
+        assert_eq!(rejected(length(1048577).as_bytes()).status, 413);
+
+        for (reject, message) in [
+            (LINE_TOO_LONG, "request line longer than 8192 bytes"),
+            (HEADERS_TOO_LARGE, "header section larger than 16384 bytes"),
+            (TOO_MANY_FIELDS, "more than 100 header fields"),
+            (BODY_TOO_LARGE, "request body larger than 1048576 bytes"),
+        ] {
+            assert_eq!(reject.message(), message);
+        }
+    }
+
     #[test]
     fn partial_until_complete() {
         let input = b"GET /who HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -725,6 +820,14 @@ mod tests {
             b"GET / HTTP/2.0\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n",
             b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5 ; a = \"b\\\"c\" ;d\r\nhello\r\n0;e=f\r\nT: v\r\n\r\nGET /",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"b\r\nhello\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT : v\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: \x01\r\n\r\n",
         ];
         for input in inputs {
             assert_split_invariant(input);

@@ -15,12 +15,12 @@ if ! command -v cargo-fuzz >/dev/null; then
     echo "fuzz: installing cargo-fuzz from crates.io"
     cargo install cargo-fuzz --locked
 fi
-for target in parse_whole parse_split; do
+for target in parse_whole parse_split differential; do
     mkdir -p "corpus/$target"
-    # Seeds for parse_split start with a 0: no split points, the input whole.
+    # Seeds for parse_split and differential start with a 0: no split points, the input whole.
     for seed in seeds/*; do
         cp "$seed" "corpus/$target/seed-$(basename "$seed")"
-        [ "$target" = parse_split ] && printf '\0' | cat - "$seed" >"corpus/$target/seed-$(basename "$seed")"
+        [ "$target" != parse_whole ] && printf '\0' | cat - "$seed" >"corpus/$target/seed-$(basename "$seed")"
     done
     echo "fuzz: $target for ${seconds}s"
     cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=20000 2>&1 \

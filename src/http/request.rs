@@ -1109,6 +1109,53 @@ mod tests {
         }
     }
 
+    /// A run scanned four bytes per step stops at its first byte that is not allowed,
+    /// wherever that byte falls in a step.
+    #[test]
+    fn runs_stop_at_their_first_byte_not_allowed() {
+        for len in 0..12 {
+            for stop in [b':', b' ', b'(', b'\r', 0x80] {
+                let mut name = vec![b'a'; len];
+                name.push(stop);
+                name.extend_from_slice(b"bcdefgh");
+                assert_eq!(token_end(&name, 0), len, "{name:?}");
+                name[..len].fill(b'9');
+                assert_eq!(run_end(&name, 0, &DIGIT), len, "{name:?}");
+            }
+        }
+        assert_eq!(run_end(b"0123456789", 0, &DIGIT), 10);
+        assert_eq!(run_end(b"/:", 0, &DIGIT), 0);
+        assert_eq!(run_end(b"12345", 1, &DIGIT), 5);
+    }
+
+    /// The Host value's one pass says what `valid_host` says, for the values it takes.
+    #[test]
+    fn plain_hosts_in_one_pass() {
+        for (line, end) in [
+            (&b"127.0.0.1:8080\r\n"[..], Some(14)),
+            (b"localhost:8080\n", Some(14)),
+            (b"example.com\r\n", Some(11)),
+            (b"a_b~c%41!$&'()*+,;=:\r\n", Some(20)),
+            (b"a:\r\n", Some(2)),
+            (b"\r\n", Some(0)),
+            // For the general path: an IP literal, whitespace, a bad port, no line end yet.
+            (b"[::1]:80\r\n", None),
+            (b"a \r\n", None),
+            (b"a:8x\r\n", None),
+            (b"a:80:80\r\n", None),
+            (b"a/b\r\n", None),
+            (b"localhost:80", None),
+            (b"localhost", None),
+        ] {
+            let shown = String::from_utf8_lossy(line);
+            assert_eq!(plain_host_end(line, 0), end, "{shown:?}");
+            if let Some(end) = end {
+                assert!(valid_host(&line[..end]), "{shown:?}");
+            }
+        }
+        assert_eq!(plain_host_end(b"Host: a:1\r\n", 6), Some(9));
+    }
+
     /// Case-folding by OR-ing 0x20 is `eq_ignore_ascii_case` for every byte a name or a value
     /// may hold, against every byte the five names and their values are made of.
     #[test]

@@ -110,9 +110,9 @@ pub(crate) fn is_field_value(b: u8) -> bool {
     b == b'\t' || (b >= 0x20 && b != 0x7f)
 }
 
-// Word-at-a-time scanning (SWAR): names, the target, the Host and other field values are
-// tested eight bytes per step, as one u64, where a byte-at-a-time loop spends a load, a compare
-// and a branch on each byte. A test sets the high bit of each byte of the word that it finds,
+// Word-at-a-time scanning (SWAR): the request target and field values, the long runs of a
+// head, are tested eight bytes per step, as one u64, where a byte-at-a-time loop spends a load,
+// a compare and a branch on each byte. A test sets the high bit of each byte of the word that it finds,
 // exactly per byte (no carry crosses into the next byte), so the lowest set bit marks the first
 // such byte: the word is read little-endian, first byte lowest, whatever the machine.
 

@@ -222,6 +222,15 @@ POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\
         let bad = b"GET /who HTTP/1.1\r\nHost: a b\r\n\r\n";
         assert!(check_splits_of(&forgetful, bad, &[10, 12]).is_err());
 
+        // The whole input's answer, then Partial again for a longer prefix.
+        let unsettled = with_head(|buf| match buf.len() {
+            5 => Ok(Status::Partial),
+            _ => request::parse(buf),
+        });
+        let bad_method = b"G@T / HTTP/1.1\r\n\r\n";
+        assert!(check_splits_of(&unsettled, bad_method, &[3, 5]).is_err());
+        assert_eq!(check_splits_of(&unsettled, bad_method, &[3, 6]), Ok(()));
+
         // Complete heads that are not well formed.
         let no_method = with_head(|buf| {
             request::parse(buf).map(|status| match status {
@@ -254,6 +263,28 @@ POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\
         });
         assert!(check_splits_of(&too_long, GET, &[]).is_err());
         assert!(check_stream_of(&too_long, GET).is_err());
+        // The same, for the second request of a stream only.
+        let second_too_long = with_head(|buf| {
+            request::parse(buf).map(|status| match status {
+                Status::Complete(head) if buf.len() == head.head_len => Status::Complete(Request {
+                    head_len: head.head_len + 1,
+                    ..head
+                }),
+                status => status,
+            })
+        });
+        assert_eq!(
+            check_stream_of(&second_too_long, &[GET, POST].concat()),
+            Ok(2)
+        );
+        assert!(check_stream_of(&second_too_long, &[GET, GET].concat()).is_err());
+
+        // The stream stops when the bytes run out: it does not ask the parser about nothing.
+        let refuses_nothing = with_head(|buf| match buf {
+            [] => Err(Reject::new(200, "nothing")),
+            _ => request::parse(buf),
+        });
+        assert_eq!(check_stream_of(&refuses_nothing, GET), Ok(1));
 
         // A refusal without a refusal's status.
         let refuses_badly = with_head(|_| Err(Reject::new(200, "no")));
@@ -315,11 +346,19 @@ POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\
     #[test]
     #[should_panic(expected = "the body reader used 2 bytes of 1")]
     fn a_reader_that_uses_more_than_its_piece_is_a_bug() {
+        // Partial for the first piece, then more than the second piece holds.
         let greedy = Parsers {
-            body: |_| Some(Box::new(|_| Ok(Status::Complete(2)))),
+            body: |_| {
+                Some(Box::new(|piece: &[u8]| {
+                    Ok(match piece {
+                        b"a" => Status::Partial,
+                        _ => Status::Complete(2),
+                    })
+                }))
+            },
             ..WHOD
         };
-        let _ = read_body(&greedy, Framing::Length(2), b"ab", &[1]);
+        let _ = read_body(&greedy, Framing::Length(3), b"ab", &[1]);
     }
 
     #[test]
@@ -331,6 +370,7 @@ POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\
         );
         assert_eq!(check_stream(&[GET, b"GET /".as_slice()].concat()), Ok(1));
         assert_eq!(check_stream(b""), Ok(0));
+        assert_eq!(check_stream(GET), Ok(1), "a head that ends the input");
     }
 
     #[test]

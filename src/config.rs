@@ -6,6 +6,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use crate::http::request;
+
 /// What `whod` was asked to do.
 #[derive(Debug, PartialEq)]
 pub enum Command {
@@ -318,7 +320,7 @@ pub const FLAGS: &[Flag] = &[
                     .filter(|name| !name.is_empty())
                     .map(str::to_ascii_lowercase)
                     .collect();
-                if let Some(bad) = names.iter().find(|n| !n.bytes().all(is_token_byte)) {
+                if let Some(bad) = names.iter().find(|n| !n.bytes().all(request::is_token)) {
                     return Err(format!("{bad:?} is not a field name"));
                 }
                 if names.len() > MAX_HIDDEN_FIELDS {
@@ -523,11 +525,6 @@ fn switch(value: &str) -> Result<bool, String> {
         "0" | "false" | "no" | "off" | "" => Ok(false),
         _ => Err("expected 1/true/yes/on or 0/false/no/off".to_string()),
     }
-}
-
-/// `tchar` (RFC 9110 §5.6.2): what a field name is made of.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn on_off(on: bool) -> String {

@@ -293,6 +293,10 @@ impl Conn {
                     }
                 }
             }
+            // All used: no need to ask the parser about nothing.
+            if at == data.len() {
+                return Some(at);
+            }
             if ctx.batch.len() >= OUTPUT_LIMIT {
                 self.held_back = true;
                 return Some(at);

@@ -14,7 +14,7 @@ SOURCE        ?= $(shell git remote get-url origin 2>/dev/null || echo unknown)
 export DOCKER IMAGE RUST_IMAGE
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test lint image-single image-multi sizes size-report rust-image-offline bench fuzz soak clean
+.PHONY: help build run test lint image-single image-multi sizes size-report rust-image-offline bench fuzz differential soak mutants clean
 
 help: ## list the targets and the variables
 	@echo "Targets:"
@@ -29,6 +29,7 @@ run: build ## run whod on PORT (8080); then: curl localhost:8080/who
 
 test: ## unit and integration tests, operations (Prometheus, HAProxy), then the image and replica tests when a Docker engine answers
 	cargo test --locked --all-targets
+	$(MAKE) --no-print-directory differential
 	tests/operations.sh
 	tests/docker.sh
 	tests/replicas.sh
@@ -63,6 +64,13 @@ bench: ## whod against the Go original and nginx (README, Performance); BENCH_BA
 
 fuzz: ## run each cargo-fuzz target for FUZZ_SECONDS (60) on nightly
 	fuzz/run.sh $(FUZZ_SECONDS)
+
+differential: ## the parser against its frozen predecessor (fuzz/oracle): seeds, corpus, a million mutated inputs
+	cargo test --release --locked --manifest-path fuzz/oracle/Cargo.toml
+
+mutants: ## mutation testing of src/http/ and src/server/ (cargo-mutants; about 30 minutes, not in CI)
+	@command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
+	cargo mutants --file 'src/http/**' --file 'src/server/**' -- --all-targets
 
 soak: ## hostile traffic at a real whod, tests/soak.rs (WHO_SOAK=short: the CI version)
 	WHO_SOAK=$(WHO_SOAK) cargo test --release --locked --test soak -- --ignored --test-threads=1 --nocapture

@@ -39,6 +39,28 @@ engine_or_skip() {
     exit 0
 }
 
+# tools_or_skip NAME TOOL...: returns 0 if every TOOL is on PATH. If not, CI fails, and anywhere
+# else the tests are skipped, naming what is missing.
+tools_or_skip() {
+    local name=$1 tool missing=()
+    shift
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || missing+=("$tool")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ -n "${CI:-}" ]; then
+        echo "$name: ${missing[*]} missing, and CI must run these tests" >&2
+        exit 1
+    fi
+    echo "SKIPPED $name: ${missing[*]} missing (apt-get install -y ${missing[*]}); CI always runs them."
+    exit 0
+}
+
+# is_podman: true when DOCKER names podman (podman's CLI differs from Docker's in a few places).
+is_podman() {
+    [ "$(basename "$DOCKER")" = podman ]
+}
+
 # published_port CONTAINER: the 127.0.0.1 port that CONTAINER's 8080 is published on.
 published_port() {
     "$DOCKER" port "$1" 8080/tcp | sed -n 's/^127\.0\.0\.1://p' | head -n 1

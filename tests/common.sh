@@ -76,6 +76,11 @@ wait_for_http() {
     return 1
 }
 
+# now_ms: milliseconds since the epoch.
+now_ms() {
+    echo $(($(date +%s%N) / 1000000))
+}
+
 summary() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]

@@ -33,9 +33,7 @@ if [ -z "${WHOD:-}" ]; then
     WHOD=target/release/whod
 fi
 has_window=""
-"$WHOD" --help | grep -q -- --shutdown-delay && has_window=yes
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+grep -q -- --shutdown-delay <<<"$("$WHOD" --help)" && has_window=yes
 
 # haproxy_config LB_PORT SERVER_PORT...: the balancer. Its only view of a replica is the check.
 haproxy_config() {

@@ -11,6 +11,9 @@ SOAK_ARGS     ?=
 VERSION       := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 SOURCE        ?= $(shell git remote get-url origin 2>/dev/null || echo unknown)
 
+# podman builds OCI images unless told otherwise, and the OCI format has no HEALTHCHECK.
+BUILD_FORMAT  := $(if $(filter podman,$(notdir $(DOCKER))),--format docker)
+
 export DOCKER IMAGE RUST_IMAGE
 
 .DEFAULT_GOAL := help
@@ -40,10 +43,10 @@ lint: ## rustfmt, clippy -D warnings, hadolint, the Kubernetes schemas, the comp
 	docker-compose -f deploy/compose.yaml config -q
 
 image-single: ## build IMAGE:single from Dockerfile.single (the toolchain ships too)
-	$(DOCKER) build -f Dockerfile.single --build-arg RUST_IMAGE=$(RUST_IMAGE) -t $(IMAGE):single .
+	$(DOCKER) build $(BUILD_FORMAT) -f Dockerfile.single --build-arg RUST_IMAGE=$(RUST_IMAGE) -t $(IMAGE):single .
 
 image-multi: ## build IMAGE:multi from Dockerfile.multi (only the static binary, FROM scratch)
-	$(DOCKER) build -f Dockerfile.multi --build-arg RUST_IMAGE=$(RUST_IMAGE) \
+	$(DOCKER) build $(BUILD_FORMAT) -f Dockerfile.multi --build-arg RUST_IMAGE=$(RUST_IMAGE) \
 		--build-arg VERSION=$(VERSION) --build-arg SOURCE=$(SOURCE) -t $(IMAGE):multi .
 
 sizes: ## build the images that are missing, then compare their sizes

@@ -61,6 +61,20 @@ is_podman() {
     [ "$(basename "$DOCKER")" = podman ]
 }
 
+# podman_rlimits: podman gives every container open-files and process limits of 1048576, which
+# only a process with CAP_SYS_RESOURCE may set; in a sandbox without it every container fails to
+# start ("error setting rlimit"). There, unless CONTAINERS_CONF is set already, this points it at
+# a containers.conf whose default_ulimits are this shell's open-files limit and 4096 processes.
+podman_rlimits() {
+    local capeff
+    [ -z "${CONTAINERS_CONF:-}" ] || return 0
+    capeff=$(awk '$1 == "CapEff:" { print $2 }' /proc/self/status)
+    (((16#$capeff >> 24) & 1)) && return 0 # CAP_SYS_RESOURCE is capability 24
+    export CONTAINERS_CONF=/tmp/who-podman-containers.conf
+    printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=4096:4096"]\n' "$(ulimit -Hn)" "$(ulimit -Hn)" >"$CONTAINERS_CONF"
+    echo "        no CAP_SYS_RESOURCE here: podman reads $CONTAINERS_CONF (lower default_ulimits)"
+}
+
 # published_port CONTAINER: the 127.0.0.1 port that CONTAINER's 8080 is published on.
 published_port() {
     "$DOCKER" port "$1" 8080/tcp | sed -n 's/^127\.0\.0\.1://p' | head -n 1

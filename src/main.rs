@@ -1,10 +1,12 @@
 //! `whod`: wires the flags, the server and the signals together.
 
 use std::process::ExitCode;
+use std::time::Instant;
 
 use whod::config::{self, Command, Config};
-use whod::server::Server;
-use whod::{healthcheck, sys};
+use whod::healthcheck;
+use whod::server::{Running, Server};
+use whod::sys::{self, Signal, Signals};
 
 fn main() -> ExitCode {
     match config::parse(std::env::args().skip(1), |name| std::env::var(name).ok()) {
@@ -27,12 +29,13 @@ fn main() -> ExitCode {
 
 fn serve(config: &Config) -> ExitCode {
     // Before any thread exists, so that every worker inherits the blocked signals and only
-    // the wait below receives them.
-    let signals = match sys::ShutdownSignals::block() {
+    // the waits below receive them.
+    let signals = match Signals::block() {
         Ok(signals) => signals,
-        Err(error) => return fail(format_args!("cannot block SIGTERM and SIGINT: {error}")),
+        Err(error) => return fail(format_args!("cannot block signals: {error}")),
     };
-    let _ = sys::raise_open_files_limit();
+    // Before the workers start accepting; reported after the startup line, which comes first.
+    let open_files = sys::raise_open_files_limit();
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(error) => {
@@ -46,7 +49,7 @@ fn serve(config: &Config) -> ExitCode {
         Ok(address) => address,
         Err(error) => return fail(format_args!("cannot read the bound address: {error}")),
     };
-    let running = match server.start() {
+    let mut running = match server.start() {
         Ok(running) => running,
         Err(error) => return fail(format_args!("cannot start the workers: {error}")),
     };
@@ -57,19 +60,67 @@ fn serve(config: &Config) -> ExitCode {
         if config.workers == 1 { "" } else { "s" },
         config.max_connections
     );
-    let signal = match signals.wait() {
-        Ok(signal) => signal,
-        Err(error) => return fail(format_args!("cannot wait for signals: {error}")),
+    match open_files {
+        Ok(limit) if limit < config.max_connections as u64 => eprintln!(
+            "whod: warning: the open files limit ({limit}) is below --max-connections ({}); \
+             past it, new connections wait in the accept queue",
+            config.max_connections
+        ),
+        Ok(_) => {}
+        Err(error) => eprintln!("whod: warning: cannot raise the open files limit: {error}"),
+    }
+    let stop = loop {
+        match signals.wait(None) {
+            Ok(Some(signal @ (Signal::Term | Signal::Int))) => break signal,
+            Ok(Some(signal)) => set_ready(&running, signal),
+            Ok(None) => {}
+            Err(error) => return fail(format_args!("cannot wait for signals: {error}")),
+        }
     };
-    let name = if signal == libc::SIGINT {
-        "SIGINT"
+    let delay = config.shutdown_delay;
+    if !delay.is_zero() {
+        eprintln!(
+            "whod: {} received, draining for {} s: /healthz answers 503, every answer closes \
+             its connection",
+            stop.name(),
+            delay.as_secs()
+        );
+        running.drain();
+        // A second SIGTERM or SIGINT ends the window early.
+        let end = Instant::now() + delay;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match signals.wait(Some(left)) {
+                Ok(None) | Ok(Some(Signal::Term | Signal::Int)) => break,
+                Ok(Some(signal)) => set_ready(&running, signal),
+                Err(error) => return fail(format_args!("cannot wait for signals: {error}")),
+            }
+        }
+        eprintln!("whod: drain window over, finishing requests in flight");
     } else {
-        "SIGTERM"
-    };
-    eprintln!("whod: {name} received, finishing requests in flight");
+        eprintln!(
+            "whod: {} received, finishing requests in flight",
+            stop.name()
+        );
+    }
     running.stop();
     eprintln!("whod: stopped");
     ExitCode::SUCCESS
+}
+
+/// SIGUSR1 makes the replica unready on purpose (`/healthz` answers 503), SIGUSR2 ready again.
+fn set_ready(running: &Running, signal: Signal) {
+    let ready = signal == Signal::Usr2;
+    running.set_ready(ready);
+    eprintln!(
+        "whod: {} received: /healthz answers {}",
+        signal.name(),
+        if ready {
+            "200 again"
+        } else {
+            "503 until SIGUSR2"
+        }
+    );
 }
 
 fn fail(message: std::fmt::Arguments) -> ExitCode {

@@ -379,7 +379,6 @@ fn curl_prints_exactly_the_hostname() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(String::from_utf8(output.stdout).unwrap(), hostname());
-    let _ = std::io::stdout().flush();
 }
 
 #[test]

@@ -4,7 +4,9 @@
 
 pub mod body;
 pub mod date;
+pub mod head;
 pub mod invariants;
+pub mod query;
 pub mod request;
 pub mod response;
 

@@ -13,31 +13,84 @@ pub enum Connection {
     Close,
 }
 
+/// The `Content-Type` of every answer but `/echo`'s JSON and `/metrics`.
+pub const TEXT: &str = "text/plain; charset=utf-8";
+
 pub struct Response<'a> {
     pub status: u16,
+    pub content_type: &'static str,
     pub body: &'a [u8],
     /// HEAD: the headers a GET would get, no body.
     pub head_only: bool,
     /// Send `Allow: GET, HEAD` (with 405).
     pub allow: bool,
+    /// The answer depends on the request's `Accept`: `Vary: Accept`.
+    pub vary_accept: bool,
     pub connection: Connection,
 }
 
-/// The status line's code and reason phrase (RFC 9110 §15).
-fn status_line(status: u16) -> &'static [u8] {
+/// 204 and 304 never have a body (RFC 9110 §15.3.5, §15.4.5), nor a Content-Length or
+/// Content-Type for it.
+fn has_body(status: u16) -> bool {
+    !matches!(status, 204 | 304)
+}
+
+/// The reason phrase of a status code, as RFC 9110 §15 registers it. A code without one
+/// gets an empty phrase, which RFC 9112 §4 allows (`status-line = HTTP-version SP
+/// status-code SP [ reason-phrase ]`): a client must not rely on the phrase anyway.
+pub fn reason_phrase(status: u16) -> &'static str {
     match status {
-        200 => b"200 OK\r\n",
-        400 => b"400 Bad Request\r\n",
-        404 => b"404 Not Found\r\n",
-        405 => b"405 Method Not Allowed\r\n",
-        408 => b"408 Request Timeout\r\n",
-        413 => b"413 Content Too Large\r\n",
-        414 => b"414 URI Too Long\r\n",
-        431 => b"431 Request Header Fields Too Large\r\n",
-        501 => b"501 Not Implemented\r\n",
-        503 => b"503 Service Unavailable\r\n",
-        505 => b"505 HTTP Version Not Supported\r\n",
-        _ => b"500 Internal Server Error\r\n",
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        305 => "Use Proxy",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        426 => "Upgrade Required",
+        // RFC 6585
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        // RFC 7725
+        451 => "Unavailable For Legal Reasons",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
     }
 }
 
@@ -59,17 +112,31 @@ fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
 impl Response<'_> {
     /// Appends the whole response to `out`. `date` is the current IMF-fixdate.
     pub fn write_to(&self, out: &mut Vec<u8>, date: &[u8; 29]) {
+        // status-line = HTTP-version SP status-code SP [ reason-phrase ]; a code is 3 digits.
+        debug_assert!((100..=999).contains(&self.status), "status {}", self.status);
         out.extend_from_slice(b"HTTP/1.1 ");
-        out.extend_from_slice(status_line(self.status));
-        // Every answer is plain text; nosniff keeps browsers from guessing otherwise.
-        out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-        push_decimal(out, self.body.len());
-        out.extend_from_slice(b"\r\nDate: ");
+        push_decimal(out, usize::from(self.status));
+        out.push(b' ');
+        out.extend_from_slice(reason_phrase(self.status).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        let has_body = has_body(self.status);
+        if has_body {
+            // A fixed type per answer; nosniff keeps browsers from guessing otherwise.
+            out.extend_from_slice(b"Content-Type: ");
+            out.extend_from_slice(self.content_type.as_bytes());
+            out.extend_from_slice(b"\r\nContent-Length: ");
+            push_decimal(out, self.body.len());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"Date: ");
         out.extend_from_slice(date);
         // Each replica answers differently: no cache may pin one answer.
         out.extend_from_slice(
             b"\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
         );
+        if self.vary_accept {
+            out.extend_from_slice(b"Vary: Accept\r\n");
+        }
         if self.allow {
             out.extend_from_slice(b"Allow: GET, HEAD\r\n");
         }
@@ -79,7 +146,7 @@ impl Response<'_> {
             Connection::Close => out.extend_from_slice(b"Connection: close\r\n"),
         }
         out.extend_from_slice(b"\r\n");
-        if !self.head_only {
+        if has_body && !self.head_only {
             out.extend_from_slice(self.body);
         }
     }
@@ -101,9 +168,11 @@ mod tests {
     fn get_and_head_share_headers() {
         let get = Response {
             status: 200,
+            content_type: TEXT,
             body: b"abc",
             head_only: false,
             allow: false,
+            vary_accept: false,
             connection: Connection::Persistent,
         };
         assert_eq!(
@@ -113,9 +182,11 @@ mod tests {
         );
         let head = Response {
             status: 200,
+            content_type: TEXT,
             body: b"abc",
             head_only: true,
             allow: false,
+            vary_accept: false,
             connection: Connection::Persistent,
         };
         assert!(text(head).ends_with("Content-Length: 3\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n"));
@@ -125,9 +196,11 @@ mod tests {
     fn allow_and_connection_headers() {
         let r = Response {
             status: 405,
+            content_type: TEXT,
             body: b"",
             head_only: false,
             allow: true,
+            vary_accept: false,
             connection: Connection::Close,
         };
         let t = text(r);
@@ -135,12 +208,72 @@ mod tests {
         assert!(t.contains("\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n"));
         let r = Response {
             status: 200,
+            content_type: TEXT,
             body: b"",
             head_only: false,
             allow: false,
+            vary_accept: false,
             connection: Connection::KeepAlive,
         };
         assert!(text(r).contains("\r\nConnection: keep-alive\r\n"));
+    }
+
+    #[test]
+    fn no_content_and_not_modified_have_no_body_nor_its_headers() {
+        for status in [204, 304] {
+            let response = Response {
+                status,
+                content_type: TEXT,
+                body: b"ignored",
+                head_only: false,
+                allow: false,
+                vary_accept: false,
+                connection: Connection::Persistent,
+            };
+            let t = text(response);
+            assert!(!t.contains("\r\nContent-Length:"), "{t}");
+            assert!(!t.contains("\r\nContent-Type:"), "{t}");
+            assert!(t.ends_with("nosniff\r\n\r\n"), "{t}");
+        }
+    }
+
+    #[test]
+    fn json_with_vary() {
+        let response = Response {
+            status: 200,
+            content_type: "application/json",
+            body: b"{}",
+            head_only: false,
+            allow: false,
+            vary_accept: true,
+            connection: Connection::Persistent,
+        };
+        let t = text(response);
+        assert!(t.contains("Content-Type: application/json\r\nContent-Length: 2\r\n"));
+        assert!(t.contains("nosniff\r\nVary: Accept\r\n\r\n{}"), "{t}");
+    }
+
+    #[test]
+    fn every_status_has_its_line_and_an_unregistered_one_an_empty_phrase() {
+        let line = |status| {
+            let r = Response {
+                status,
+                content_type: TEXT,
+                body: b"",
+                head_only: false,
+                allow: false,
+                vary_accept: false,
+                connection: Connection::Persistent,
+            };
+            text(r).lines().next().unwrap().to_string()
+        };
+        assert_eq!(line(200), "HTTP/1.1 200 OK");
+        assert_eq!(line(408), "HTTP/1.1 408 Request Timeout");
+        assert_eq!(line(413), "HTTP/1.1 413 Content Too Large");
+        assert_eq!(line(431), "HTTP/1.1 431 Request Header Fields Too Large");
+        assert_eq!(line(505), "HTTP/1.1 505 HTTP Version Not Supported");
+        assert_eq!(line(599), "HTTP/1.1 599 ");
+        assert_eq!(line(299), "HTTP/1.1 299 ");
     }
 
     #[test]

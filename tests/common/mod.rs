@@ -1,5 +1,6 @@
-//! The harness for the integration tests: starts the real `whod` on a free port and speaks raw
-//! HTTP/1.1 to it over real sockets. Every read has a timeout, so no test can hang.
+//! The harness for the integration tests and the soak scenarios: starts the real `whod` on a
+//! free port, speaks raw HTTP/1.1 to it over real sockets and reads what it costs from `/proc`.
+//! Every read has a timeout, so no test can hang.
 
 #![allow(dead_code)] // each test file uses its own part of the harness
 
@@ -105,6 +106,25 @@ impl Whod {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// Sends SIGTERM and waits at most `limit` for the exit; true if it exited 0 in time.
+    /// Unlike `wait`, it does not panic: the soak scenarios report it as one of their checks.
+    pub fn stop(&mut self, limit: Duration) -> bool {
+        self.signal("TERM");
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 
     /// What `whod` wrote to stderr so far.
@@ -214,6 +234,11 @@ impl Client {
             headers,
             body: Vec::new(),
         };
+        // 204 and 304 have no body, and say no length (RFC 9110 §8.6).
+        if matches!(status, 204 | 304) {
+            assert_eq!(response.header("Content-Length"), None, "{status}");
+            return response;
+        }
         let length: usize = response
             .header("Content-Length")
             .expect("Content-Length")
@@ -276,4 +301,88 @@ pub fn have_root(test: &str) -> bool {
     );
     eprintln!("SKIPPED {test}: needs root (run the tests as root, as CI does)");
     false
+}
+
+/// CPU time (user + system, all threads) of a process, in clock ticks (USER_HZ, 100 a second).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name, in parentheses, may hold spaces: fields are counted after it.
+    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Resident memory of a process (VmRSS), in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
+}
+
+/// One run of `out_of_descriptors`.
+pub struct Exhaustion {
+    /// whod's descriptor limit (`prlimit --nofile`).
+    pub nofile: u32,
+    /// Connections opened beyond it, which the kernel queues and whod cannot accept.
+    pub crowd: usize,
+    /// How long whod's CPU time is measured while it is out of descriptors.
+    pub watch: Duration,
+    /// The most CPU it may use meanwhile, in clock ticks: a busy loop uses 100 a second.
+    pub max_ticks: u64,
+}
+
+/// Runs one worker of `whod` under `prlimit --nofile`, then queues far more connections than
+/// it has descriptors. Asserts that it does not spin (CPU time under `max_ticks` in `watch`),
+/// keeps running and serving the connection it has, says why it cannot accept, serves new
+/// connections once the crowd leaves, and exits 0 on SIGTERM. Returns the ticks it used.
+pub fn out_of_descriptors(run: &Exhaustion) -> u64 {
+    let mut command = Command::new("prlimit");
+    command.arg(format!("--nofile={}", run.nofile)).args([
+        BIN,
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--workers",
+        "1",
+    ]);
+    let mut whod = Whod::spawn(command);
+    let mut first = whod.connect();
+    assert_eq!(first.exchange(&get("/who")).status, 200);
+    let crowd: Vec<_> = (0..run.crowd)
+        .map(|_| TcpStream::connect_timeout(&whod.addr, TIMEOUT).expect("connect"))
+        .collect();
+    // Time to take what it can, run out, and back off.
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(whod.pid());
+    std::thread::sleep(run.watch);
+    let spent = cpu_ticks(whod.pid()) - before;
+    assert!(
+        spent <= run.max_ticks,
+        "{spent} ticks of CPU in {:?} while out of descriptors (at most {}): a busy loop",
+        run.watch,
+        run.max_ticks
+    );
+    assert!(whod.is_running(), "whod died out of descriptors");
+    assert_eq!(
+        first.exchange(&get("/who")).status,
+        200,
+        "an open connection is still served"
+    );
+    assert!(
+        whod.stderr().contains("cannot accept connections"),
+        "it says why it cannot accept: {}",
+        whod.stderr()
+    );
+    drop(crowd);
+    drop(first);
+    assert!(
+        whod.serves_new_connections(),
+        "new connections are not served once descriptors free up"
+    );
+    assert!(whod.stop(Duration::from_secs(8)), "whod did not exit 0");
+    spent
 }

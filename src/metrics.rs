@@ -1,0 +1,450 @@
+//! What `/metrics` reports, counted per worker: each worker writes only its own counters, with a
+//! plain load and store (no lock, no locked add, no cache line written by two threads), and a
+//! scrape sums them. The page is the Prometheus text exposition format, version 0.0.4.
+//!
+//! Every label value comes from a fixed set (routes, status codes 100-599, timeout kinds), so no
+//! client can grow the page.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::sys;
+use crate::who::Route;
+
+/// The `Content-Type` of the page.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A count with one writer, its worker. Others (a scrape in another worker) only read it.
+#[derive(Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`: a load and a store, which one writer makes exact, and which costs what a
+    /// plain increment does.
+    pub fn add(&self, n: u64) {
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Takes `n` away (a worker's share of a gauge may go down).
+    pub fn sub(&self, n: u64) {
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_sub(n),
+            Ordering::Relaxed,
+        );
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Status codes 100-599, indexed by `code - 100`.
+const CODES: usize = 500;
+
+/// Why a connection was closed by its timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timeout {
+    /// A request (or the first byte of a new connection) did not arrive in time.
+    Header,
+    /// A keep-alive connection sat idle, or an answer waited for the client too long.
+    Idle,
+}
+
+/// One worker's counts. Aligned to two cache lines, so that no two workers' counts share one
+/// (nor a line the prefetcher pairs with it).
+#[repr(align(128))]
+pub struct Counters {
+    requests: [[Counter; CODES]; Route::ALL.len()],
+    refused_by_parser: [Counter; CODES],
+    pub connections_accepted: Counter,
+    pub connections_refused: Counter,
+    pub proxy_headers_refused: Counter,
+    header_timeouts: Counter,
+    idle_timeouts: Counter,
+    /// This worker's share of the answers held by `?delay` now: goes up and down.
+    pub delayed_answers: Counter,
+}
+
+fn code_index(status: u16) -> usize {
+    usize::from(status.clamp(100, 599) - 100)
+}
+
+impl Counters {
+    pub fn new() -> Counters {
+        Counters {
+            requests: std::array::from_fn(|_| std::array::from_fn(|_| Counter::default())),
+            refused_by_parser: std::array::from_fn(|_| Counter::default()),
+            connections_accepted: Counter::default(),
+            connections_refused: Counter::default(),
+            proxy_headers_refused: Counter::default(),
+            header_timeouts: Counter::default(),
+            idle_timeouts: Counter::default(),
+            delayed_answers: Counter::default(),
+        }
+    }
+
+    /// A request answered.
+    pub fn request(&self, route: Route, status: u16) {
+        self.requests[route as usize][code_index(status)].add(1);
+    }
+
+    /// A request the parser refused.
+    pub fn refused(&self, status: u16) {
+        self.refused_by_parser[code_index(status)].add(1);
+    }
+
+    pub fn timeout(&self, kind: Timeout) {
+        match kind {
+            Timeout::Header => self.header_timeouts.add(1),
+            Timeout::Idle => self.idle_timeouts.add(1),
+        }
+    }
+}
+
+impl Default for Counters {
+    fn default() -> Counters {
+        Counters::new()
+    }
+}
+
+/// What the page reports besides the counters.
+pub struct Gauges {
+    pub connections_open: u64,
+    pub ready: bool,
+    /// When the process started, in seconds since the Unix epoch.
+    pub start_time: f64,
+}
+
+/// The time now in seconds since the Unix epoch, as `process_start_time_seconds` wants it.
+pub fn unix_time() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Writes one metric's `# HELP` and `# TYPE` lines.
+fn family(out: &mut Vec<u8>, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Writes a metric with one sample and no labels.
+fn single(out: &mut Vec<u8>, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    family(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+fn sum(workers: &[Counters], counter: impl Fn(&Counters) -> &Counter) -> u64 {
+    workers
+        .iter()
+        .map(|w| counter(w).get())
+        .fold(0, u64::wrapping_add)
+}
+
+/// Writes the whole page: the sums of every worker's counters, the gauges, the process.
+pub fn render(out: &mut Vec<u8>, workers: &[Counters], gauges: &Gauges) {
+    family(
+        out,
+        "whod_requests_total",
+        "counter",
+        "Requests answered, by route and status code.",
+    );
+    for route in Route::ALL {
+        for index in 0..CODES {
+            let count = sum(workers, |w| &w.requests[route as usize][index]);
+            let status = index + 100;
+            // Every route's 200 is always there, so that a rate over it starts at zero.
+            if count > 0 || status == 200 {
+                let _ = writeln!(
+                    out,
+                    "whod_requests_total{{route=\"{}\",code=\"{status}\"}} {count}",
+                    route.label()
+                );
+            }
+        }
+    }
+    family(
+        out,
+        "whod_requests_refused_total",
+        "counter",
+        "Requests the parser refused (answered with this status, then closed), by status code.",
+    );
+    for index in 0..CODES {
+        let count = sum(workers, |w| &w.refused_by_parser[index]);
+        if count > 0 {
+            let _ = writeln!(
+                out,
+                "whod_requests_refused_total{{code=\"{}\"}} {count}",
+                index + 100
+            );
+        }
+    }
+    single(
+        out,
+        "whod_connections_accepted_total",
+        "counter",
+        "Connections accepted.",
+        sum(workers, |w| &w.connections_accepted),
+    );
+    single(
+        out,
+        "whod_connections_refused_total",
+        "counter",
+        "Connections refused past --max-connections (answered 503, then closed).",
+        sum(workers, |w| &w.connections_refused),
+    );
+    single(
+        out,
+        "whod_proxy_headers_refused_total",
+        "counter",
+        "Connections closed because they did not start with a valid PROXY protocol header.",
+        sum(workers, |w| &w.proxy_headers_refused),
+    );
+    family(
+        out,
+        "whod_timeouts_total",
+        "counter",
+        "Connections closed by a timeout: header (a request, or a new connection's first \
+         request, not received in time; answered 408 if a request had begun) or idle.",
+    );
+    let _ = writeln!(
+        out,
+        "whod_timeouts_total{{kind=\"header\"}} {}",
+        sum(workers, |w| &w.header_timeouts)
+    );
+    let _ = writeln!(
+        out,
+        "whod_timeouts_total{{kind=\"idle\"}} {}",
+        sum(workers, |w| &w.idle_timeouts)
+    );
+    single(
+        out,
+        "whod_connections_open",
+        "gauge",
+        "Connections open now.",
+        gauges.connections_open,
+    );
+    single(
+        out,
+        "whod_delayed_answers",
+        "gauge",
+        "Answers held by ?delay now.",
+        sum(workers, |w| &w.delayed_answers),
+    );
+    single(
+        out,
+        "whod_ready",
+        "gauge",
+        "1 while /healthz answers 200; 0 after SIGUSR1 or once shutdown has begun.",
+        u8::from(gauges.ready),
+    );
+    family(
+        out,
+        "whod_build_info",
+        "gauge",
+        "Always 1; the labels say which build is running.",
+    );
+    let _ = writeln!(
+        out,
+        "whod_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    write_process(out, gauges.start_time);
+}
+
+/// The standard process metrics, as the Prometheus client libraries name them. They come
+/// from the kernel: resource usage, the open files limit, and two fixed paths under
+/// /proc/self (no request byte ever reaches a path).
+fn write_process(out: &mut Vec<u8>, start_time: f64) {
+    if let Ok(cpu) = sys::cpu_time() {
+        single(
+            out,
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            cpu.as_secs_f64(),
+        );
+    }
+    if let Some(bytes) = resident_memory_bytes() {
+        single(
+            out,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            bytes,
+        );
+    }
+    if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+        // The listing's own descriptor is open while it is read: not one of ours.
+        let open = entries.count().saturating_sub(1);
+        single(
+            out,
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            open,
+        );
+    }
+    if let Ok(limit) = sys::open_files_limit() {
+        single(
+            out,
+            "process_max_fds",
+            "gauge",
+            "Maximum number of open file descriptors.",
+            limit,
+        );
+    }
+    single(
+        out,
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+        start_time,
+    );
+}
+
+/// The second field of /proc/self/statm (resident pages) times the page size.
+fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * sys::page_size())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(workers: &[Counters]) -> String {
+        let mut out = Vec::new();
+        let gauges = Gauges {
+            connections_open: 3,
+            ready: true,
+            start_time: 1_700_000_000.5,
+        };
+        render(&mut out, workers, &gauges);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn value<'a>(page: &'a str, series: &str) -> Option<&'a str> {
+        page.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+    }
+
+    #[test]
+    fn the_page_sums_every_worker() {
+        let workers = [Counters::new(), Counters::new()];
+        workers[0].request(Route::Who, 200);
+        workers[1].request(Route::Who, 200);
+        workers[1].request(Route::Who, 200);
+        workers[1].request(Route::Other, 404);
+        workers[0].refused(400);
+        workers[0].connections_accepted.add(5);
+        workers[1].connections_accepted.add(2);
+        workers[0].timeout(Timeout::Header);
+        workers[1].timeout(Timeout::Idle);
+        workers[1].timeout(Timeout::Idle);
+        workers[0].delayed_answers.add(2);
+        workers[0].delayed_answers.sub(1);
+        let page = page(&workers);
+        assert_eq!(
+            value(&page, r#"whod_requests_total{route="who",code="200"}"#),
+            Some("3")
+        );
+        assert_eq!(
+            value(&page, r#"whod_requests_total{route="other",code="404"}"#),
+            Some("1")
+        );
+        // Each route's 200 is there from the start; other codes only once they happened.
+        assert_eq!(
+            value(&page, r#"whod_requests_total{route="echo",code="200"}"#),
+            Some("0")
+        );
+        assert_eq!(
+            value(&page, r#"whod_requests_total{route="who",code="404"}"#),
+            None
+        );
+        assert_eq!(
+            value(&page, r#"whod_requests_refused_total{code="400"}"#),
+            Some("1")
+        );
+        assert_eq!(value(&page, "whod_connections_accepted_total"), Some("7"));
+        assert_eq!(
+            value(&page, r#"whod_timeouts_total{kind="header"}"#),
+            Some("1")
+        );
+        assert_eq!(
+            value(&page, r#"whod_timeouts_total{kind="idle"}"#),
+            Some("2")
+        );
+        assert_eq!(value(&page, "whod_delayed_answers"), Some("1"));
+        assert_eq!(value(&page, "whod_connections_open"), Some("3"));
+        assert_eq!(value(&page, "whod_ready"), Some("1"));
+        assert_eq!(
+            value(
+                &page,
+                &format!(
+                    "whod_build_info{{version=\"{}\"}}",
+                    env!("CARGO_PKG_VERSION")
+                )
+            ),
+            Some("1")
+        );
+        assert_eq!(
+            value(&page, "process_start_time_seconds"),
+            Some("1700000000.5")
+        );
+        let rss: u64 = value(&page, "process_resident_memory_bytes")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(rss > 100_000, "{rss}");
+        let open: u64 = value(&page, "process_open_fds").unwrap().parse().unwrap();
+        let max: u64 = value(&page, "process_max_fds").unwrap().parse().unwrap();
+        assert!(open >= 3 && open <= max, "{open} of {max}");
+        let cpu: f64 = value(&page, "process_cpu_seconds_total")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(cpu > 0.0);
+    }
+
+    #[test]
+    fn every_sample_follows_its_help_and_type_lines() {
+        let page = page(&[Counters::new()]);
+        let mut declared = Vec::new();
+        for line in page.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').unwrap();
+                assert!(["counter", "gauge"].contains(&kind), "{line}");
+                declared.push(name.to_string());
+            } else if !line.starts_with("# HELP ") {
+                let name = line.split(['{', ' ']).next().unwrap();
+                assert_eq!(declared.last().map(String::as_str), Some(name), "{line}");
+            }
+        }
+        let mut unique = declared.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), declared.len(), "each family once");
+        assert!(page.ends_with('\n'));
+    }
+
+    #[test]
+    fn a_status_outside_100_599_counts_at_the_edge_not_out_of_bounds() {
+        let workers = [Counters::new()];
+        workers[0].request(Route::Status, 999);
+        workers[0].refused(42);
+        let page = page(&workers);
+        assert_eq!(
+            value(&page, r#"whod_requests_total{route="status",code="599"}"#),
+            Some("1")
+        );
+        assert_eq!(
+            value(&page, r#"whod_requests_refused_total{code="100"}"#),
+            Some("1")
+        );
+    }
+}

@@ -1,0 +1,355 @@
+//! One event loop and the connections it owns: slots and tokens, accepting (and backing off when
+//! out of descriptors), the deadline scan, and the stop. It never looks at HTTP: that is `Conn`'s.
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::conn::{Conn, Next};
+use super::context::Context;
+use super::{Lifecycle, Shared};
+use crate::config::Config;
+use crate::sys::{self, Epoll, Event, Events, Interest};
+
+/// The worker's read buffer: room for the largest request head (8 KiB request line and
+/// 16 KiB of fields) and many pipelined requests after it.
+pub(crate) const READ_BUFFER: usize = 64 * 1024;
+/// Connections accepted per wake-up before other events get their turn.
+const ACCEPTS_PER_EVENT: usize = 64;
+const EVENTS_PER_WAIT: usize = 512;
+/// How long requests in flight get to finish once the stop begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long to leave the listener alone when out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// The same accept error is reported at most this often.
+const ACCEPT_ERROR_INTERVAL: Duration = Duration::from_secs(10);
+/// Deadlines are checked at least this often.
+const SCAN_INTERVAL: Duration = Duration::from_secs(1);
+
+const LISTENER: u64 = u64::MAX;
+const WAKE: u64 = u64::MAX - 1;
+
+/// The answer to a connection past `--max-connections`: a constant, so that a refused
+/// connection costs no work.
+const BUSY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+Content-Length: 20\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\
+Connection: close\r\n\r\ntoo many connections";
+
+struct Slot {
+    /// Bumped when the slot is freed, so a stale event cannot reach the slot's next connection.
+    generation: u32,
+    conn: Option<Conn>,
+}
+
+pub(crate) struct Worker {
+    epoll: Epoll,
+    events: Events,
+    /// `None` once the stop has begun; the listening socket closes when no worker holds it.
+    listener: Option<Arc<TcpListener>>,
+    wake: UnixStream,
+    shared: Arc<Shared>,
+    max_connections: usize,
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    live: usize,
+    /// Connections to serve again in the next turn, without waiting for an event.
+    ready: Vec<u64>,
+    read_buf: Vec<u8>,
+    ctx: Context,
+    next_scan: Instant,
+    accept_resume: Option<Instant>,
+    last_accept_error: Option<Instant>,
+    stop_deadline: Option<Instant>,
+}
+
+impl Worker {
+    pub fn new(
+        config: &Config,
+        listener: Arc<TcpListener>,
+        wake: UnixStream,
+        shared: Arc<Shared>,
+        id: usize,
+    ) -> io::Result<Worker> {
+        let epoll = Epoll::new()?;
+        epoll.add(&wake, Interest::WAKE, WAKE)?;
+        let ctx = Context::new(config, Arc::clone(&shared), id);
+        let worker = Worker {
+            epoll,
+            events: Events::with_capacity(EVENTS_PER_WAIT),
+            listener: Some(listener),
+            wake,
+            shared,
+            max_connections: config.max_connections,
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            ready: Vec::new(),
+            read_buf: vec![0; READ_BUFFER],
+            next_scan: ctx.clock.now + SCAN_INTERVAL,
+            ctx,
+            accept_resume: None,
+            last_accept_error: None,
+            stop_deadline: None,
+        };
+        worker.watch_listener()?;
+        Ok(worker)
+    }
+
+    /// Serves until the stop is done.
+    pub fn run(&mut self) -> io::Result<()> {
+        loop {
+            let timeout = if self.ready.is_empty() {
+                let wakeup = [Some(self.next_scan), self.accept_resume, self.stop_deadline]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                wakeup.map_or(SCAN_INTERVAL, |at| {
+                    at.saturating_duration_since(Instant::now())
+                })
+            } else {
+                Duration::ZERO
+            };
+            self.epoll.wait(&mut self.events, timeout)?;
+            self.ctx.tick();
+            for index in 0..self.events.len() {
+                let event = self.events.get(index);
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKE => self.on_wake(),
+                    token => self.on_event(token, &event),
+                }
+            }
+            for token in std::mem::take(&mut self.ready) {
+                self.on_ready_again(token);
+            }
+            let now = self.ctx.clock.now;
+            if now >= self.next_scan {
+                self.expire();
+            }
+            if self.accept_resume.is_some_and(|at| now >= at) {
+                self.resume_accept();
+            }
+            if !self.ctx.log.is_empty() {
+                let _ = io::stdout().lock().write_all(&self.ctx.log);
+                self.ctx.log.clear();
+            }
+            if self
+                .stop_deadline
+                .is_some_and(|deadline| self.live == 0 || now >= deadline)
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    fn token(&self, index: usize) -> u64 {
+        (u64::from(self.slots[index].generation) << 32) | index as u64
+    }
+
+    /// The connection a token names, if it is still the one the token was made for.
+    fn find(slots: &mut [Slot], token: u64) -> Option<(usize, &mut Conn)> {
+        let index = (token & 0xffff_ffff) as usize;
+        let slot = slots.get_mut(index)?;
+        if u64::from(slot.generation) != token >> 32 {
+            return None;
+        }
+        Some((index, slot.conn.as_mut()?))
+    }
+
+    fn on_event(&mut self, token: u64, event: &Event) {
+        let Some((index, conn)) = Self::find(&mut self.slots, token) else {
+            return;
+        };
+        let next = if event.is_failed() {
+            Next::Close
+        } else {
+            if event.is_peer_closed() {
+                conn.on_peer_closed();
+            }
+            let mut next = Next::Wait;
+            if event.is_writable() {
+                next = conn.on_writable(&mut self.read_buf, &mut self.ctx);
+            }
+            if next == Next::Wait && (event.is_readable() || event.is_peer_closed()) {
+                next = conn.on_readable(&mut self.read_buf, &mut self.ctx);
+            }
+            next
+        };
+        self.follow(index, token, next);
+    }
+
+    fn on_ready_again(&mut self, token: u64) {
+        if let Some((index, conn)) = Self::find(&mut self.slots, token) {
+            let next = conn.on_readable(&mut self.read_buf, &mut self.ctx);
+            self.follow(index, token, next);
+        }
+    }
+
+    fn follow(&mut self, index: usize, token: u64, next: Next) {
+        match next {
+            Next::Wait => {}
+            Next::Again => self.ready.push(token),
+            Next::Close => return self.close(index),
+        }
+        // A deadline sooner than the next scan (a delayed answer) moves the scan forward.
+        if let Some(conn) = &self.slots[index].conn {
+            self.next_scan = self.next_scan.min(conn.deadline());
+        }
+    }
+
+    fn watch_listener(&self) -> io::Result<()> {
+        match &self.listener {
+            Some(listener) => self
+                .epoll
+                .add(&**listener, Interest::SHARED_LISTENER, LISTENER),
+            None => Ok(()),
+        }
+    }
+
+    fn accept(&mut self) {
+        let Some(listener) = self.listener.clone() else {
+            return;
+        };
+        for _ in 0..ACCEPTS_PER_EVENT {
+            match sys::accept(&listener) {
+                Ok((stream, peer)) => self.admit(stream, peer),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if sys::is_out_of_resources(&e) => {
+                    self.pause_accept(&listener, &e);
+                    return;
+                }
+                // The client left before we accepted it (ECONNABORTED) and the like: next.
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        if self.shared.open_connection() > self.max_connections {
+            self.shared.close_connection();
+            self.ctx.counters().connections_refused.add(1);
+            // Refuse cleanly, without waiting on the client: say why and close. The socket is
+            // non-blocking, and a fresh one takes these few bytes.
+            let _ = stream.write(BUSY);
+            return;
+        }
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot {
+                generation: 0,
+                conn: None,
+            });
+            self.slots.len() - 1
+        });
+        if self
+            .epoll
+            .add(&stream, Interest::CONNECTION, self.token(index))
+            .is_err()
+        {
+            self.free.push(index);
+            self.shared.close_connection();
+            return;
+        }
+        self.slots[index].conn = Some(Conn::new(stream, peer, &self.ctx));
+        self.live += 1;
+        self.ctx.counters().connections_accepted.add(1);
+    }
+
+    fn close(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        // Dropping the stream closes the socket, which also removes it from the epoll set.
+        if let Some(conn) = slot.conn.take() {
+            conn.close(&self.ctx);
+            slot.generation = slot.generation.wrapping_add(1);
+            self.free.push(index);
+            self.live -= 1;
+            self.shared.close_connection();
+        }
+    }
+
+    /// Out of file descriptors: stop watching the listener for a while rather than spin on
+    /// it. Open connections are served meanwhile; each one closed frees a descriptor.
+    fn pause_accept(&mut self, listener: &TcpListener, error: &io::Error) {
+        let now = self.ctx.clock.now;
+        let _ = self.epoll.delete(listener);
+        self.accept_resume = Some(now + ACCEPT_BACKOFF);
+        if self
+            .last_accept_error
+            .is_none_or(|at| now.duration_since(at) >= ACCEPT_ERROR_INTERVAL)
+        {
+            eprintln!(
+                "whod: cannot accept connections: {error}; retrying every {} ms",
+                ACCEPT_BACKOFF.as_millis()
+            );
+            self.last_accept_error = Some(now);
+        }
+    }
+
+    fn resume_accept(&mut self) {
+        self.accept_resume = None;
+        if let Err(error) = self.watch_listener() {
+            eprintln!("whod: cannot watch the listener again: {error}");
+            self.accept_resume = Some(self.ctx.clock.now + ACCEPT_BACKOFF);
+        }
+    }
+
+    /// The main thread moved the lifecycle on: drain, then stop. Either way, answers held by
+    /// a delay go now.
+    fn on_wake(&mut self) {
+        match self.shared.lifecycle() {
+            Lifecycle::Serving => return,
+            Lifecycle::Draining => self.ctx.shutting_down = true,
+            Lifecycle::Stopping => self.begin_stop(),
+        }
+        for index in 0..self.slots.len() {
+            if let Some(conn) = self.slots[index].conn.as_mut() {
+                let next = conn.on_shutdown(&mut self.read_buf, &mut self.ctx);
+                let token = self.token(index);
+                self.follow(index, token, next);
+            }
+        }
+    }
+
+    /// Stop accepting, close idle connections now, let the others finish within the grace.
+    fn begin_stop(&mut self) {
+        if self.stop_deadline.is_some() {
+            return;
+        }
+        self.ctx.shutting_down = true;
+        self.stop_deadline = Some(self.ctx.clock.now + SHUTDOWN_GRACE);
+        let _ = self.epoll.delete(&self.wake);
+        if let Some(listener) = self.listener.take()
+            && self.accept_resume.take().is_none()
+        {
+            let _ = self.epoll.delete(&*listener);
+        }
+        for index in 0..self.slots.len() {
+            if self.slots[index].conn.as_ref().is_some_and(Conn::is_idle) {
+                self.close(index);
+            }
+        }
+    }
+
+    /// Acts on every deadline that has passed; schedules the next scan at the earliest one left.
+    fn expire(&mut self) {
+        let now = self.ctx.clock.now;
+        let mut next = now + SCAN_INTERVAL;
+        for index in 0..self.slots.len() {
+            let Some(conn) = self.slots[index].conn.as_mut() else {
+                continue;
+            };
+            if conn.deadline() <= now {
+                let next = conn.on_timeout(&mut self.read_buf, &mut self.ctx);
+                let token = self.token(index);
+                self.follow(index, token, next);
+            }
+            if let Some(conn) = &self.slots[index].conn {
+                next = next.min(conn.deadline());
+            }
+        }
+        // Never schedule a scan in the past, which would spin.
+        self.next_scan = next.max(now + Duration::from_millis(1));
+    }
+}

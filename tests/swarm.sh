@@ -54,8 +54,10 @@ trap teardown EXIT
 "$DOCKER" tag "$IMAGE:multi" "$next:multi"
 window=$(sed -n 's/^ *WHO_SHUTDOWN_DELAY: \${WHO_SHUTDOWN_DELAY:-\([0-9]*\)}.*/\1/p' deploy/compose.yaml)
 window=${WHO_SHUTDOWN_DELAY:-$window}
+has_window=yes
 if ! grep -q -- --shutdown-delay <<<"$("$DOCKER" run --rm "$IMAGE:multi" --help)"; then
     echo "        NOTE: whod in $IMAGE:multi has no --shutdown-delay: its tasks stop accepting at once"
+    has_window=""
 fi
 
 echo "== a one-node swarm, the stack $stack: deploy/compose.yaml + deploy/swarm.yaml (drain window ${window} s)"
@@ -263,6 +265,10 @@ check "wrk completed requests during the update ($requests)" test "$requests" -g
 check "no request failed during the rolling update, with no balancer retry ($lost failed)" test "$lost" = 0
 check "every task stopped by the update exited 0 after SIGTERM ($(grep -c '(exit 0)' <<<"$times") of $(grep -c . <<<"$times"))" \
     test "$(grep -c '(exit 0)' <<<"$times")" = "$(grep -c . <<<"$times")" -a "$(grep -c . <<<"$times")" -ge 3
+if [ -n "$has_window" ]; then
+    check "each drained its ${window} s window, then exited within the 15 s grace period" \
+        test -z "$(awk -v w=$((window * 1000)) '$1 < w || $1 >= 15000' <<<"$times")"
+fi
 
 echo "== docker kill of one task under load, through the frontend that retries"
 load "$lb_retry" kill

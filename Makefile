@@ -33,8 +33,9 @@ build: ## build the release binary, target/release/whod
 run: build ## run whod on PORT (8080); then: curl localhost:8080/who
 	./target/release/whod --port $(PORT)
 
-test: ## unit and integration tests, the drain window behind haproxy, the image and replica tests (Docker)
+test: ## unit and integration tests, operations (Prometheus, HAProxy), the drain window, then the image and replica tests (Docker)
 	cargo test --locked --all-targets
+	tests/operations.sh
 	tests/drain.sh
 	tests/docker.sh
 	tests/replicas.sh
@@ -79,7 +80,7 @@ size-report: ## what the static binary is made of, and what each profile setting
 rust-image-offline: ## build who-rust:offline, a stand-in for the rust image, with no registry (root)
 	scripts/rust-image-offline.sh $(OFFLINE_IMAGE)
 
-bench: ## whod against the Go original and nginx, side by side (README, Performance)
+bench: ## whod against the Go original and nginx (README, Performance); BENCH_BASELINE=REV adds whod at REV
 	bench/run.sh $(BENCH_ARGS)
 
 fuzz: ## run each cargo-fuzz target for FUZZ_SECONDS (60) on nightly

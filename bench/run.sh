@@ -2,22 +2,34 @@
 # `make bench`: whod against the tutorial's Go server and nginx with one worker, on loopback,
 # in one run. Load rounds alternate the servers (who nginx go who nginx go ...) so that drift on
 # a shared machine hits all alike; the report gives per-server medians and the median of the
-# per-round ratios. Writes target/bench/results.md.
+# per-round ratios. Then, per server: the system calls it makes per request and per connection
+# (perf stat on its syscall tracepoints, during a wrk load), and the user-space instructions it
+# executes per request and per connection (callgrind, a fixed load; who and nginx). Writes
+# target/bench/results.md.
 #
-#   bench/run.sh [--rounds N] [--seconds S] [--hold N] [--smoke]
-#   --smoke: 1 round of 1 s and 500 held connections, as CI runs it so the bench cannot rot.
+#   bench/run.sh [--rounds N] [--seconds S] [--hold N] [--baseline REV] [--smoke]
+#   --baseline REV: also build whod at git revision REV and run it as one more server,
+#                   who@REV, in the same rounds (BENCH_BASELINE=REV does the same). With
+#                   REV=HEAD it shows what the uncommitted changes do.
+#   --smoke: 1 round of 1 s, 500 held connections, short perf and callgrind runs: as CI runs
+#            it, so that every part of the bench runs and cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-rounds=3 seconds=4 hold=5000
+rounds=3 seconds=4 hold=5000 baseline=${BENCH_BASELINE:-}
+syscall_seconds=3     # each perf stat run: one wrk load of this length per server and load
+callgrind_rounds=200  # keep-alive requests under callgrind: this many rounds over 64 connections
+callgrind_close=2560  # Connection: close requests (each a new connection) under callgrind
+usage="usage: bench/run.sh [--rounds N] [--seconds S] [--hold N] [--baseline REV] [--smoke]"
 while [ $# -gt 0 ]; do
     case $1 in
         --rounds) rounds=$2; shift 2 ;;
         --seconds) seconds=$2; shift 2 ;;
         --hold) hold=$2; shift 2 ;;
-        --smoke) rounds=1 seconds=1 hold=500; shift ;;
-        *) echo "usage: bench/run.sh [--rounds N] [--seconds S] [--hold N] [--smoke]" >&2; exit 2 ;;
+        --baseline) baseline=$2; shift 2 ;;
+        --smoke) rounds=1 seconds=1 hold=500 syscall_seconds=1 callgrind_rounds=10 callgrind_close=128; shift ;;
+        *) echo "$usage" >&2; exit 2 ;;
     esac
 done
 
@@ -27,15 +39,22 @@ raw=$out/raw.tsv
 : >"$raw"
 ulimit -n "$(ulimit -Hn)" # wrk at 1000 connections and the held ones need more than 1024
 
-missing=()
+missing=() optional=()
 for pair in wrk:wrk nginx:nginx-light go:golang-go python3:python3 curl:curl; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+# Without these the bench still runs; the report says which part it left out and why.
+for pair in perf:linux-perf valgrind:valgrind; do
+    command -v "${pair%%:*}" >/dev/null || optional+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "bench: installing ${missing[*]}"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    else
+        echo "bench: installing ${missing[*]} ${optional[*]}"
+        apt-get update -qq
+        [ ${#missing[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        [ ${#optional[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${optional[@]}" >/dev/null 2>&1 \
+            || echo "bench: could not install ${optional[*]}; going on without"
+    elif [ ${#missing[@]} -gt 0 ]; then
         echo "bench: missing tools; install them with: sudo apt-get install -y ${missing[*]}" >&2
         exit 1
     fi
@@ -44,6 +63,68 @@ fi
 echo "bench: building whod (release, static, as Dockerfile.multi builds it) and the Go original"
 whod=$(static_build target)
 GOCACHE=$PWD/$out/gocache CGO_ENABLED=0 go build -o "$out/who-go" bench/who.go
+if [ -n "$baseline" ]; then
+    # The baseline's sources from git (git archive: the repository's worktrees are not
+    # touched), built the same way into a target directory of its own.
+    sha=$(git rev-parse --verify --short "$baseline^{commit}")
+    echo "bench: building whod at $baseline ($sha) as who@$sha"
+    src=$out/baseline/src-$sha
+    if [ ! -f "$src/Cargo.toml" ]; then
+        rm -rf "$src" && mkdir -p "$src"
+        git archive "$sha" | tar -x -C "$src"
+    fi
+    built=$(cd "$src" && static_build "$PWD/../target")
+    cp "$built" "$out/baseline/whod-$sha"
+fi
+
+# The servers, one column each, in this order: server NAME KIND BINARY [FLAGS...].
+# KIND says how to start it (command_for below): whod, nginx or go. The report compares "who"
+# with each of the others (who/NAME). A variant of whod is one more line, e.g.
+#   server "who --metrics" whod "$whod" --metrics
+servers=()
+declare -A kind bin flags
+server() {
+    servers+=("$1")
+    kind[$1]=$2 bin[$1]=$3
+    shift 3
+    flags[${servers[-1]}]="$*"
+}
+server who whod "$whod"
+server nginx nginx nginx
+server go go "$out/who-go"
+[ -z "$baseline" ] || server "who@$sha" whod "$out/baseline/whod-$sha"
+server "who --metrics" whod "$whod" --metrics
+
+# The loads, one row each, in this order: scenario NAME CONNECTIONS [OPTIONS]. Each is one wrk
+# run (1 thread, --latency) per server per round. OPTIONS:
+#   --script FILE    wrk's -s (then the report gives no p99 row for it)
+#   --header H       wrk's -H
+#   --path P         the path loaded, /who by default
+#   --only NAME      only for this server (and no ratio columns), e.g.
+#   scenario "/echo, 64 conns" 64 --path /echo --only who
+scenarios=()
+declare -A s_conns s_script s_header s_path s_only
+scenario() {
+    local name=$1
+    scenarios+=("$name")
+    s_conns[$name]=$2 s_script[$name]="" s_header[$name]="" s_path[$name]=/who s_only[$name]=""
+    shift 2
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --script) s_script[$name]=$2 ;;
+            --header) s_header[$name]=$2 ;;
+            --path) s_path[$name]=$2 ;;
+            --only) s_only[$name]=$2 ;;
+            *) echo "bench: scenario $name: unknown option $1" >&2; exit 2 ;;
+        esac
+        shift 2
+    done
+}
+scenario "64 conns" 64
+scenario "1000 conns" 1000
+scenario "64 conns, 16 pipelined" 64 --script bench/pipeline.lua
+scenario "64 conns, Connection: close" 64 --header "Connection: close"
+scenario "/echo, 64 conns" 64 --path /echo --only who
 
 pids=()
 cleanup() { [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true; }
@@ -52,31 +133,50 @@ trap cleanup EXIT
 nginx_prefix=$PWD/$out/nginx
 mkdir -p "$nginx_prefix"
 
-# command NAME PORT: the command line that starts server NAME on PORT.
+# command_for NAME PORT [callgrind]: the command line that starts server NAME on PORT; with
+# callgrind, the one that runs it in a single process (nginx: no master) under callgrind,
+# writing to $out/callgrind.out.
 command_for() {
-    case $1 in
-        who) echo "$whod --port $2 --bind 127.0.0.1" ;;
-        go) echo "env PORT=$2 $out/who-go" ;;
+    local name=$1 p=$2 valgrind=""
+    [ "${3:-}" != callgrind ] || valgrind="valgrind --tool=callgrind --callgrind-out-file=$out/callgrind.out --log-file=$out/callgrind.log"
+    case ${kind[$name]} in
+        whod) echo "$valgrind ${bin[$name]} --port $p --bind 127.0.0.1 ${flags[$name]}" ;;
+        go) echo "env PORT=$p ${bin[$name]} ${flags[$name]}" ;;
         nginx)
-            sed -e "s|PREFIX|$nginx_prefix|g" -e "s|PORT|$2|g" bench/nginx.conf >"$nginx_prefix/nginx-$2.conf"
-            echo "nginx -p $nginx_prefix -c $nginx_prefix/nginx-$2.conf -g 'daemon off;'" ;;
+            sed -e "s|PREFIX|$nginx_prefix|g" -e "s|PORT|$p|g" bench/nginx.conf >"$nginx_prefix/nginx-$p.conf"
+            if [ -n "$valgrind" ]; then
+                echo "$valgrind ${bin[$name]} -p $nginx_prefix -c $nginx_prefix/nginx-$p.conf -g 'daemon off; master_process off;'"
+            else
+                echo "${bin[$name]} -p $nginx_prefix -c $nginx_prefix/nginx-$p.conf -g 'daemon off;'"
+            fi ;;
     esac
 }
+
+for name in "${servers[@]}"; do echo -e "server\t$name\t${kind[$name]}" >>"$raw"; done
+[ -z "$baseline" ] || echo -e "baseline\twho@$sha\t$baseline" >>"$raw"
+for name in "${scenarios[@]}"; do
+    echo -e "scenario\t$name\t$([ -n "${s_script[$name]}" ] && echo 0 || echo 1)" >>"$raw"
+done
 
 # start NAME: starts server NAME on a fresh port, records exec -> first 200 (ms) and idle RSS.
 declare -A port pid
 start() {
-    local name=$1 p ms server_pid
-    p=$(free_port)
-    # shellcheck disable=SC2046 # the command is split into words on purpose
-    read -r ms server_pid < <(eval python3 bench/probe.py first200 "$p" $(command_for "$name" "$p"))
+    local name=$1 p ms server_pid attempt
+    # A port free now can be taken before the server binds it (on a shared machine, or by a
+    # client's TIME_WAIT: the Go server binds [::] and fails on those), so up to 3 tries.
+    for attempt in 1 2 3; do
+        p=$(free_port)
+        # shellcheck disable=SC2046 # the command is split into words on purpose
+        read -r ms server_pid < <(eval python3 bench/probe.py first200 "$p" $(command_for "$name" "$p") 2>"$out/start.err") && break
+        echo "bench: $name did not start on port $p: $(cat "$out/start.err")" >&2
+        [ "$attempt" -lt 3 ] || exit 1
+    done
     port[$name]=$p
     pid[$name]=$server_pid
     pids+=("${pid[$name]}")
     echo -e "startup\t$name\t$ms" >>"$raw"
 }
 
-servers=(who nginx go)
 echo "bench: exec -> first 200, three starts each"
 for _ in 1 2 3; do
     for name in "${servers[@]}"; do
@@ -90,39 +190,131 @@ done
 for name in "${servers[@]}"; do start "$name"; done
 sleep 0.3
 
-# load SCENARIO CONNECTIONS [SCRIPT]: one wrk run per server per round.
+# load SCENARIO: one wrk run per server per round.
 load() {
-    local scenario=$1 connections=$2 script=${3:-} round name args ticks
+    local scenario=$1 round name args ticks
     for round in $(seq "$rounds"); do
         for name in "${servers[@]}"; do
-            args=(-t1 "-c$connections" "-d${seconds}s" --latency --timeout 5s)
-            [ -z "$script" ] || args+=(-s "$script")
+            [ -z "${s_only[$scenario]}" ] || [ "${s_only[$scenario]}" = "$name" ] || continue
+            args=(-t1 "-c${s_conns[$scenario]}" "-d${seconds}s" --latency --timeout 5s)
+            [ -z "${s_script[$scenario]}" ] || args+=(-s "${s_script[$scenario]}")
+            [ -z "${s_header[$scenario]}" ] || args+=(-H "${s_header[$scenario]}")
             ticks=$(python3 bench/probe.py cpu "${pid[$name]}")
-            wrk "${args[@]}" "http://127.0.0.1:${port[$name]}/who" >"$out/wrk.txt" 2>&1
+            wrk "${args[@]}" "http://127.0.0.1:${port[$name]}${s_path[$scenario]}" >"$out/wrk.txt" 2>&1
             ticks=$(( $(python3 bench/probe.py cpu "${pid[$name]}") - ticks ))
             read -r requests errors non2xx rps p99 < <(wrk_summary "$out/wrk.txt")
             awk -v requests="$requests" -v ticks="$ticks" -v hz="$(getconf CLK_TCK)" -v line="load\t$scenario\t$round\t$name\t$rps\t$p99\t$errors\t$non2xx" \
                 'BEGIN { printf "%s\t%.3f\n", line, requests ? ticks * 1000000 / hz / requests : 0 }' >>"$raw"
-            printf '  %-22s round %d  %-6s %s req/s\n' "$scenario" "$round" "$name" "$(tail -n 1 "$raw" | cut -f5)"
+            printf '  %-27s round %d  %-12s %s req/s\n' "$scenario" "$round" "$name" "$(tail -n 1 "$raw" | cut -f5)"
         done
     done
 }
 echo "bench: load, $rounds round(s) of ${seconds}s per server and scenario"
-load "64 conns" 64
-load "1000 conns" 1000
-load "64 conns, 16 pipelined" 64 bench/pipeline.lua
+for scenario in "${scenarios[@]}"; do load "$scenario"; done
 
 for name in "${servers[@]}"; do
     echo -e "loaded_rss\t$name\t$(python3 bench/probe.py rss "${pid[$name]}")" >>"$raw"
 done
+
+# System calls: perf stat counts syscall tracepoints in the servers' threads (nginx: master and
+# worker; the threads that exist when perf attaches) while wrk loads each server in turn; the
+# counts divided by wrk's requests are per request (keep-alive) or per connection (Connection:
+# close: wrk opens one connection per request). Each tracepoint costs perf tens of ms to set up,
+# so one session per load covers all servers and counts the syscalls a server may make per
+# request (the list), plus raw_syscalls:sys_enter, all of them: the report shows the rest as
+# "other". perf needs root (or perf_event_paranoid -1).
+perf_syscalls="accept accept4 read write readv writev recvfrom sendto recvmsg sendmsg recvmmsg sendmmsg
+    sendfile64 splice epoll_wait epoll_pwait epoll_pwait2 epoll_ctl poll ppoll select pselect6 close
+    shutdown setsockopt getsockopt getsockname getpeername ioctl fcntl futex nanosleep clock_nanosleep
+    sched_yield mmap munmap madvise mprotect brk rt_sigprocmask rt_sigreturn tgkill getpid gettid
+    newuname clock_gettime getrandom openat newfstatat io_uring_enter timerfd_settime"
+perf_unavailable=""
+if ! command -v perf >/dev/null; then
+    perf_unavailable="perf is not installed (Debian: apt-get install linux-perf)"
+elif ! perf stat -x, -o "$out/perf.txt" -e raw_syscalls:sys_enter -- true >"$out/perf.err" 2>&1; then
+    perf_unavailable="perf cannot count syscall tracepoints here: $(grep -v '^\s*$' "$out/perf.err" | head -n 1)"
+fi
+if [ -n "$perf_unavailable" ]; then
+    echo "bench: syscalls skipped: $perf_unavailable"
+    echo -e "syscalls_unavailable\t$perf_unavailable" >>"$raw"
+else
+    echo "bench: syscalls, perf stat during ${syscall_seconds}s of wrk per server, keep-alive and Connection: close"
+    events=raw_syscalls:sys_enter
+    known=$(perf list 'syscalls:sys_enter_*' 2>/dev/null)
+    for call in $perf_syscalls; do
+        ! grep -qw "syscalls:sys_enter_$call" <<<"$known" || events+=",syscalls:sys_enter_$call"
+    done
+    tids=() ports=()
+    for name in "${servers[@]}"; do
+        ports+=("${port[$name]}")
+        for p in $(python3 bench/probe.py pids "${pid[$name]}" | tr , ' '); do
+            for t in /proc/"$p"/task/*; do tids+=("${t##*/}") && echo -e "${t##*/}\t$name"; done
+        done
+    done >"$out/tids.tsv"
+    for unit in request connection; do
+        header=""
+        [ $unit = request ] || header="Connection: close"
+        # shellcheck disable=SC2016 # the script's variables are its own
+        perf stat -x, --per-thread -o "$out/perf.txt" -e "$events" -t "$(IFS=,; echo "${tids[*]}")" -- \
+            bash -c 'out=$1 seconds=$2 header=(${3:+-H "$3"}); shift 3; for p in "$@"; do
+                         wrk -t1 -c64 "-d${seconds}s" --timeout 5s "${header[@]}" "http://127.0.0.1:$p/who" >"$out/wrk-$p.txt" 2>&1
+                     done' bench "$out" "$syscall_seconds" "$header" "${ports[@]}"
+        for name in "${servers[@]}"; do
+            read -r requests errors _ < <(wrk_summary "$out/wrk-${port[$name]}.txt")
+            # perf --per-thread -x, lines: COMM-TID,COUNT,UNIT,EVENT,... (COUNT "<not counted>" for none)
+            awk -F, -v unit="$unit" -v name="$name" -v requests="$requests" '
+                FNR == NR { server[$1] = $2; next }
+                { tid = $1; sub(/.*-/, "", tid) }
+                server[tid] == name && $2 ~ /^[0-9]+$/ && $2 > 0 {
+                    call = $4 == "raw_syscalls:sys_enter" ? "_total" : substr($4, length("syscalls:sys_enter_") + 1)
+                    count[call] += $2
+                }
+                END { for (call in count) printf "syscalls\t%s\t%s\t%s\t%d\t%d\n", unit, name, call, count[call], requests }
+            ' FS='\t' "$out/tids.tsv" FS=, "$out/perf.txt" >>"$raw"
+            printf '  per %-10s %-12s %d requests, %d socket errors\n' "$unit" "$name" "$requests" "$errors"
+        done
+    done
+fi
+
 echo "bench: holding $hold idle keep-alive connections per server"
 for name in "${servers[@]}"; do
     read -r rss alive < <(python3 bench/probe.py hold "${port[$name]}" "$hold" "${pid[$name]}")
     echo -e "hold_rss\t$name\t$rss\t$alive" >>"$raw"
 done
+cleanup
+pids=()
 
-echo -e "size\twho\t$(stat -c %s "$whod")" >>"$raw"
-echo -e "size\tgo\t$(stat -c %s "$out/who-go")" >>"$raw"
-echo -e "size\tnginx\t$(stat -c %s "$(command -v nginx)")" >>"$raw"
+# Instructions: each whod and nginx runs under callgrind three times, on the same fixed load
+# from bench/probe.py (the bytes wrk sends), and the differences between the runs cancel the
+# start, the stop and the connections' set-up:
+#   A: K rounds over 64 keep-alive connections    B: 2K rounds    C: K rounds, then M requests
+#   with Connection: close, one connection each.  Per request (B - A) / 64K; per connection
+#   (C - A) / M. nginx runs as one process (master_process off).
+if ! command -v valgrind >/dev/null; then
+    echo "bench: instructions skipped: valgrind is not installed"
+    echo -e "instructions_unavailable\tvalgrind is not installed (apt-get install valgrind)" >>"$raw"
+else
+    echo "bench: instructions, callgrind: $callgrind_rounds and $((2 * callgrind_rounds)) rounds over 64 keep-alive connections, $callgrind_close Connection: close requests"
+    for name in "${servers[@]}"; do
+        [ "${kind[$name]}" != go ] || continue # Go's runtime is not at home under valgrind
+        irs=()
+        for run in "$callgrind_rounds 0" "$((2 * callgrind_rounds)) 0" "$callgrind_rounds $callgrind_close"; do
+            p=$(free_port)
+            # shellcheck disable=SC2046,SC2086 # split into words on purpose
+            irs+=("$(eval python3 bench/probe.py callgrind "$out/callgrind.out" $run 64 "$p" $(command_for "$name" "$p" callgrind))")
+        done
+        awk -v name="$name" -v a="${irs[0]}" -v b="${irs[1]}" -v c="${irs[2]}" -v k="$callgrind_rounds" -v m="$callgrind_close" \
+            'BEGIN { printf "instructions\t%s\t%.0f\t%.0f\n", name, (b - a) / (64 * k), (c - a) / m }' >>"$raw"
+        printf '  %-12s %s per request, %s per connection\n' "$name" "$(tail -n 1 "$raw" | cut -f3)" "$(tail -n 1 "$raw" | cut -f4)"
+    done
+fi
+
+for name in "${servers[@]}"; do
+    case ${kind[$name]} in
+        nginx) echo -e "size\t$name\t$(stat -c %s "$(command -v "${bin[$name]}")")" ;;
+        *) echo -e "size\t$name\t$(stat -c %s "${bin[$name]}")" ;;
+    esac
+done >>"$raw"
 machine="$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r)"
-python3 bench/report.py "$raw" "$machine" "$rounds" "$seconds" "$hold" | tee "$out/results.md"
+python3 bench/report.py "$raw" "$machine" "$rounds" "$seconds" "$hold" "$syscall_seconds" "$callgrind_rounds" "$callgrind_close" | tee "$out/results.md"
+echo "bench: done in $SECONDS s; results in $out/results.md"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make fuzz`: runs each fuzz target for SECONDS (default 60) with cargo fuzz on nightly, on
 # inputs up to 20000 bytes (past the 8 KiB and 16 KiB limits), starting from the committed
-# seeds (fuzz/seeds/) and the corpus of earlier runs (fuzz/corpus/, not committed). A crash stops the run and leaves its input in fuzz/artifacts/:
-# turn it into a unit test beside the parser, then fix it.
+# seeds (fuzz/seeds*/) and the corpus of earlier runs (fuzz/corpus/, not committed). A crash
+# stops the run and leaves its input in fuzz/artifacts/: turn it into a unit test beside the
+# code, then fix it.
 #   fuzz/run.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,13 +16,29 @@ if ! command -v cargo-fuzz >/dev/null; then
     echo "fuzz: installing cargo-fuzz from crates.io"
     cargo install cargo-fuzz --locked
 fi
-for target in parse_whole parse_split; do
+# seed TARGET [--split] DIR...: copies the seeds in each DIR into TARGET's corpus; with --split,
+# each gets a leading 0 (no split points: the input whole), as the split targets read it.
+seed() {
+    local target=$1 split="" dir file
+    shift
+    [ "$1" != --split ] || { split=1; shift; }
     mkdir -p "corpus/$target"
-    # Seeds for parse_split start with a 0: no split points, the input whole.
-    for seed in seeds/*; do
-        cp "$seed" "corpus/$target/seed-$(basename "$seed")"
-        [ "$target" = parse_split ] && printf '\0' | cat - "$seed" >"corpus/$target/seed-$(basename "$seed")"
+    for dir in "$@"; do
+        for file in "$dir"/*; do
+            if [ -n "$split" ]; then
+                printf '\0' | cat - "$file" >"corpus/$target/seed-$(basename "$file")"
+            else
+                cp "$file" "corpus/$target/seed-$(basename "$file")"
+            fi
+        done
     done
+}
+seed parse_whole seeds
+seed parse_split --split seeds
+seed differential --split seeds
+seed echo_json seeds seeds-echo
+seed proxy_header seeds-proxy # these seeds already start with their split count
+for target in parse_whole parse_split differential echo_json proxy_header; do
     echo "fuzz: $target for ${seconds}s"
     cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=20000 2>&1 \
         | grep -E '^(#[0-9]+ *(DONE|INITED)|Done|==|SUMMARY|thread|panicked|.*Test unit written)' || true

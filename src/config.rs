@@ -6,6 +6,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use crate::http::request;
+
 /// What `whod` was asked to do.
 #[derive(Debug, PartialEq)]
 pub enum Command {
@@ -318,7 +320,7 @@ pub const FLAGS: &[Flag] = &[
                     .filter(|name| !name.is_empty())
                     .map(str::to_ascii_lowercase)
                     .collect();
-                if let Some(bad) = names.iter().find(|n| !n.bytes().all(is_token_byte)) {
+                if let Some(bad) = names.iter().find(|n| !n.bytes().all(request::is_token)) {
                     return Err(format!("{bad:?} is not a field name"));
                 }
                 if names.len() > MAX_HIDDEN_FIELDS {
@@ -416,12 +418,18 @@ pub fn help() -> String {
     let mut text = format!(
         "whod {}: answers GET /who with the name of its host\n\n\
          Usage: whod [FLAGS]\n\n\
-         Routes: GET|HEAD /who (hostname), GET|HEAD /healthz (200 ok, 503 while stopping)\n\n\
+         Routes (GET or HEAD): /who (the host name); /healthz (200 ok, 503 after SIGUSR1\n\
+         or once stopping); /echo (the request as received, text or ?format=json);\n\
+         /status/NNN; /metrics (with --metrics). ?delay=250ms holds /who, /echo, /status.\n\
+         Signals: SIGTERM, SIGINT stop (after --shutdown-delay); SIGUSR1 makes /healthz\n\
+         answer 503, SIGUSR2 200 again.\n\n\
          Flags (each flag overrides its environment variable):\n",
         env!("CARGO_PKG_VERSION")
     );
+    // The help column starts two spaces after the longest usage.
+    let width = FLAGS.iter().map(|f| f.usage().len()).max().unwrap_or(0) + 2;
     for flag in FLAGS {
-        text.push_str(&format!("  {:<24}{}\n", flag.usage(), flag.help));
+        text.push_str(&format!("  {:<width$}{}\n", flag.usage(), flag.help));
         let mut extra = Vec::new();
         if let Some(env) = flag.env {
             extra.push(format!("env {env}"));
@@ -431,7 +439,7 @@ pub fn help() -> String {
             extra.push(format!("default {default}"));
         }
         if !extra.is_empty() {
-            text.push_str(&format!("  {:<24}[{}]\n", "", extra.join(", ")));
+            text.push_str(&format!("  {:<width$}[{}]\n", "", extra.join(", ")));
         }
     }
     text.push_str(
@@ -517,11 +525,6 @@ fn switch(value: &str) -> Result<bool, String> {
         "0" | "false" | "no" | "off" | "" => Ok(false),
         _ => Err("expected 1/true/yes/on or 0/false/no/off".to_string()),
     }
-}
-
-/// `tchar` (RFC 9110 §5.6.2): what a field name is made of.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn on_off(on: bool) -> String {

@@ -23,7 +23,7 @@ pub fn target(config: &Config) -> SocketAddr {
 
 pub fn run(config: &Config) -> ExitCode {
     let addr = target(config);
-    match probe(addr) {
+    match probe(addr, config.proxy_protocol) {
         Ok(200) => ExitCode::SUCCESS,
         Ok(status) => {
             eprintln!("whod: healthcheck: http://{addr}/healthz answered {status}");
@@ -36,8 +36,14 @@ pub fn run(config: &Config) -> ExitCode {
     }
 }
 
-/// Returns the status code of `GET /healthz`.
-fn probe(addr: SocketAddr) -> io::Result<u16> {
+/// A PROXY protocol version 2 header with the LOCAL command: "the connection was established on
+/// purpose by the proxy without being relayed", as for a health check; the server uses the
+/// connection's own addresses (HAProxy's doc/proxy-protocol.txt, §2.2).
+const PROXY_V2_LOCAL: &[u8; 16] = b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
+
+/// Returns the status code of `GET /healthz`; first a PROXY protocol header if the server
+/// wants one (`--proxy-protocol`), or it would close the connection without an answer.
+fn probe(addr: SocketAddr, proxy_protocol: bool) -> io::Result<u16> {
     let deadline = Instant::now() + BUDGET;
     let left = || {
         deadline
@@ -47,7 +53,9 @@ fn probe(addr: SocketAddr) -> io::Result<u16> {
     };
     let mut stream = TcpStream::connect_timeout(&addr, BUDGET)?;
     stream.set_write_timeout(Some(left()?))?;
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let header: &[u8] = if proxy_protocol { PROXY_V2_LOCAL } else { b"" };
+    stream.write_all(&[header, request].concat())?;
     // Only the status line matters: "HTTP/1.1 200 OK".
     let mut head = [0u8; 64];
     let mut filled = 0;
@@ -63,4 +71,20 @@ fn probe(addr: SocketAddr) -> io::Result<u16> {
         .and_then(|rest| rest.get(2..5))
         .and_then(|code| std::str::from_utf8(code).ok()?.parse().ok());
     status.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "the answer is not HTTP/1.x"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Status;
+    use crate::proxy_protocol;
+
+    #[test]
+    fn the_local_header_is_a_whole_v2_header_without_addresses() {
+        let parsed = proxy_protocol::parse(PROXY_V2_LOCAL);
+        let Ok(Status::Complete(header)) = parsed else {
+            panic!("{parsed:?}")
+        };
+        assert_eq!((header.len, header.addresses), (16, None));
+    }
 }

@@ -139,7 +139,8 @@ fn quote(value: &[u8]) -> String {
 }
 
 /// Routes by path (the query matters only for `?delay=` and `/echo`'s `?format=`), then by
-/// method. `head` is the request's head as received, read only by `/echo`.
+/// method. `head` is the request's head as received, read only by `/echo`; `health` is asked
+/// only by `/healthz`.
 ///
 /// - `/who`: the host name. `/healthz`: `ok`; `503` after SIGUSR1 or once shutdown has begun,
 ///   so that a load balancer stops sending here.
@@ -148,7 +149,12 @@ fn quote(value: &[u8]) -> String {
 /// - `/metrics` (with `--metrics`): the metrics page.
 /// - `?delay=DURATION` holds the answer of `/who`, `/echo` and `/status/NNN`.
 /// - A known path with a method other than GET or HEAD: 405. Anything else: 404.
-pub fn route(request: &Request, head: &[u8], routes: &Routes, health: Health) -> Reply {
+pub fn route(
+    request: &Request,
+    head: &[u8],
+    routes: &Routes,
+    health: impl FnOnce() -> Health,
+) -> Reply {
     let path = request.path();
     let known = match path {
         Some(b"/who") => Route::Who,
@@ -173,7 +179,7 @@ pub fn route(request: &Request, head: &[u8], routes: &Routes, health: Health) ->
     let mut reply = match known {
         Route::Who => Reply::new(known, 200, Content::Hostname),
         Route::Healthz => {
-            return match health {
+            return match health() {
                 Health::Serving => Reply::new(known, 200, Content::Text("ok")),
                 Health::NotReady => Reply::new(
                     known,
@@ -213,7 +219,14 @@ pub fn route(request: &Request, head: &[u8], routes: &Routes, health: Health) ->
         Route::Metrics => return Reply::new(known, 200, Content::Metrics),
         Route::Other => unreachable!("answered 404 above"),
     };
-    if let Some(value) = query::param(request.target, b"delay") {
+    // A target no longer than its path has no query (`GET /who`): no need to look for one.
+    let has_query = request.target.len() > path.map_or(0, <[u8]>::len);
+    let delay = if has_query {
+        query::param(request.target, b"delay")
+    } else {
+        None
+    };
+    if let Some(value) = delay {
         match parse_duration(value) {
             Some(delay) if delay <= routes.max_delay => reply.delay = delay,
             _ => {
@@ -302,7 +315,7 @@ mod tests {
         let Ok(Status::Complete(request)) = request::parse(head.as_bytes()) else {
             panic!("{head:?} does not parse")
         };
-        route(&request, head.as_bytes(), routes, health)
+        route(&request, head.as_bytes(), routes, || health)
     }
 
     fn get(target: &str) -> Reply {

@@ -416,3 +416,23 @@ fn a_second_sigterm_ends_the_drain_window_early() {
         start.elapsed()
     );
 }
+
+#[test]
+fn healthcheck_speaks_the_proxy_protocol_to_a_server_that_wants_it() {
+    let whod = Whod::start(&["--proxy-protocol"]);
+    let port = whod.addr.port().to_string();
+    let output = Command::new(BIN)
+        .args(["--healthcheck", "--port", &port])
+        .env("WHO_PROXY_PROTOCOL", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Without the header the server closes the connection unanswered.
+    let (code, _, err) = run(&["--healthcheck", "--port", &port]);
+    assert_eq!(code, 1, "{err}");
+}

@@ -17,14 +17,22 @@ use whod::echo::{Echo, Format};
 use whod::http::{Status, head, request};
 
 /// Host names, picked by the input's length: the kernel takes any bytes as one.
-const HOSTNAMES: [&[u8]; 4] = [b"37f5c99f417f", "h\u{f4}te".as_bytes(), b"\xff\xfe", b"a\nb\"c\\"];
+const HOSTNAMES: [&[u8]; 4] = [
+    b"37f5c99f417f",
+    "h\u{f4}te".as_bytes(),
+    b"\xff\xfe",
+    b"a\nb\"c\\",
+];
 /// The fields shown as [hidden], as `--echo-hide` gives them (lower-cased).
 const HIDE: [&str; 2] = ["authorization", "x-secret"];
+
+/// A field line's name and value.
+type FieldLine<'b> = (&'b [u8], &'b [u8]);
 
 /// The request line and the (name, value) of each field line of an accepted head, split as
 /// RFC 9112 says: one optional leading empty line, lines ending in LF or CRLF, the name up to
 /// the first colon, the value without the spaces and tabs around it.
-fn lines(head: &[u8]) -> (&[u8], Vec<(&[u8], &[u8])>) {
+fn lines(head: &[u8]) -> (&[u8], Vec<FieldLine<'_>>) {
     let head = head
         .strip_prefix(b"\r\n")
         .or_else(|| head.strip_prefix(b"\n"))
@@ -40,7 +48,10 @@ fn lines(head: &[u8]) -> (&[u8], Vec<(&[u8], &[u8])>) {
             let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
             let value = &line[colon + 1..];
             let start = value.iter().position(|b| !is_ows(b)).unwrap_or(value.len());
-            let end = value.iter().rposition(|b| !is_ows(b)).map_or(start, |i| i + 1);
+            let end = value
+                .iter()
+                .rposition(|b| !is_ows(b))
+                .map_or(start, |i| i + 1);
             (&line[..colon], &value[start..end])
         })
         .collect();
@@ -115,8 +126,8 @@ fuzz_target!(|data: &[u8]| {
     let hide: Vec<String> = HIDE.iter().map(|h| h.to_string()).collect();
     let remote: SocketAddr = "[2001:db8::7]:51234".parse().unwrap();
     let local: SocketAddr = "172.17.0.2:8080".parse().unwrap();
-    let proxy = (data.len() % 3 == 0).then(|| "10.0.0.2:40122".parse().unwrap());
-    let name = (data.len() % 2 == 0).then_some("blue");
+    let proxy = (data.len().is_multiple_of(3)).then(|| "10.0.0.2:40122".parse().unwrap());
+    let name = (data.len().is_multiple_of(2)).then_some("blue");
     let hostname = HOSTNAMES[data.len() % HOSTNAMES.len()];
     let fixed_lines = 4 + usize::from(name.is_some()) + usize::from(proxy.is_some());
 
@@ -152,7 +163,9 @@ fuzz_target!(|data: &[u8]| {
     let json: Map<String, Value> =
         serde_json::from_slice(&written(&echo, Format::Json)).expect("the JSON form parses");
     let keys: Vec<&str> = json.keys().map(String::as_str).collect();
-    let expected_keys = ["hostname", "name", "version", "remote", "proxy", "local", "request", "fields", "headers"];
+    let expected_keys = [
+        "hostname", "name", "version", "remote", "proxy", "local", "request", "fields", "headers",
+    ];
     assert_eq!(keys, expected_keys);
     assert_eq!(json["hostname"], as_written(hostname));
     assert_eq!(json["name"], name.map_or(Value::Null, Value::from));
@@ -184,7 +197,12 @@ fuzz_target!(|data: &[u8]| {
         if hidden(name) {
             assert_eq!((shown.as_slice(), latin1), (&b"[hidden]"[..], false));
         } else {
-            assert_eq!(shown, value, "the value of {:?}", String::from_utf8_lossy(name));
+            assert_eq!(
+                shown,
+                value,
+                "the value of {:?}",
+                String::from_utf8_lossy(name)
+            );
             assert_eq!(latin1, std::str::from_utf8(value).is_err());
         }
     }
@@ -196,12 +214,21 @@ fuzz_target!(|data: &[u8]| {
             names.push(lower);
         }
     }
-    assert_eq!(headers.keys().collect::<Vec<_>>(), names.iter().collect::<Vec<_>>());
+    assert_eq!(
+        headers.keys().collect::<Vec<_>>(),
+        names.iter().collect::<Vec<_>>()
+    );
     for (key, values) in headers {
         let expected: Vec<Value> = fields
             .iter()
             .filter(|(name, _)| name.eq_ignore_ascii_case(key.as_bytes()))
-            .map(|&(name, value)| if hidden(name) { "[hidden]".into() } else { as_written(value).into() })
+            .map(|&(name, value)| {
+                if hidden(name) {
+                    "[hidden]".into()
+                } else {
+                    as_written(value).into()
+                }
+            })
             .collect();
         assert_eq!(values.as_array().unwrap(), &expected, "headers[{key:?}]");
     }
@@ -212,11 +239,21 @@ fuzz_target!(|data: &[u8]| {
     assert!(text.ends_with('\n'));
     let text_lines: Vec<&str> = text.lines().collect();
     assert_eq!(text_lines.len(), fixed_lines + 2 + fields.len());
-    assert_eq!(unescape(text_lines[0].strip_prefix("hostname: ").unwrap()), hostname);
-    assert_eq!(text_lines.iter().position(|line| line.is_empty()), Some(fixed_lines));
+    assert_eq!(
+        unescape(text_lines[0].strip_prefix("hostname: ").unwrap()),
+        hostname
+    );
+    assert_eq!(
+        text_lines.iter().position(|line| line.is_empty()),
+        Some(fixed_lines)
+    );
     assert_eq!(unescape(text_lines[fixed_lines + 1]), request_line);
     for (line, &(name, value)) in text_lines[fixed_lines + 2..].iter().zip(&fields) {
-        let value = if hidden(name) { &b"[hidden]"[..] } else { value };
+        let value = if hidden(name) {
+            &b"[hidden]"[..]
+        } else {
+            value
+        };
         assert_eq!(unescape(line), [name, b": ", value].concat());
     }
 });

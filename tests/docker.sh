@@ -10,6 +10,7 @@ MAX_MULTI_BYTES=1500000 # 1.5 MB, as docker counts
 source tests/common.sh
 trap cleanup_containers EXIT
 engine_or_skip "image tests (tests/docker.sh)"
+is_podman && podman_rlimits
 
 echo "== building $IMAGE:single and $IMAGE:multi from $RUST_IMAGE"
 make --no-print-directory image-single image-multi >/tmp/who-image-build.log 2>&1 \
@@ -18,7 +19,8 @@ make --no-print-directory image-single image-multi >/tmp/who-image-build.log 2>&
 for tag in multi single; do
     name="who-test-$$-$tag"
     containers+=("$name")
-    "$DOCKER" run -d --name "$name" --hostname who-test-1 -p 127.0.0.1:0:8080 \
+    # 127.0.0.1::8080, not 127.0.0.1:0:8080, which podman refuses.
+    "$DOCKER" run -d --name "$name" --hostname who-test-1 -p 127.0.0.1::8080 \
         --health-interval 1s --health-start-period 1s "$IMAGE:$tag" >/dev/null
     port=$(published_port "$name")
     wait_for_http "http://127.0.0.1:$port/healthz"
@@ -28,6 +30,8 @@ for tag in multi single; do
         grep -q $'^Uid:\t65534\t' "/proc/$("$DOCKER" inspect -f '{{.State.Pid}}' "$name")/status"
     healthy=""
     for i in $(seq 100); do
+        # podman runs health checks from systemd timers; with no systemd, run them here.
+        is_podman && "$DOCKER" healthcheck run "$name" >/dev/null 2>&1
         healthy=$("$DOCKER" inspect -f '{{.State.Health.Status}}' "$name")
         [ "$healthy" = healthy ] && break
         sleep 0.2
@@ -42,7 +46,7 @@ done
 
 name="who-test-$$-hardened"
 containers+=("$name")
-"$DOCKER" run -d --name "$name" --hostname who-hardened -p 127.0.0.1:0:8080 --read-only --cap-drop ALL \
+"$DOCKER" run -d --name "$name" --hostname who-hardened -p 127.0.0.1::8080 --read-only --cap-drop ALL \
     --security-opt no-new-privileges "$IMAGE:multi" >/dev/null
 port=$(published_port "$name")
 wait_for_http "http://127.0.0.1:$port/healthz"

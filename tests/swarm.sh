@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# Swarm, for real: a one-node swarm, the stack from deploy/compose.yaml + deploy/swarm.yaml
+# (three tasks, host-mode ports), and Debian's haproxy in front, following the tasks as they
+# come and go (a task is added through haproxy's runtime API once Docker reports it healthy,
+# and removed once its container is gone); between those, haproxy's only view of a task is its
+# own check of /healthz every 250 ms.
+#   1. A rolling update (a new image tag, `docker stack deploy` again) under load, through a
+#      frontend with no retries and no redispatch: not one request may fail.
+#   2. `docker kill` of one task under load (its requests in flight are cut, so here haproxy
+#      retries them elsewhere): Swarm replaces it, its health check gates it, no request fails.
+# The swarm is left at the end, also when a step fails. Needs a Docker engine that is not in a
+# swarm already, haproxy and wrk: skipped without them, except in CI where that fails.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DOCKER=${DOCKER:-docker}
+IMAGE=${IMAGE:-who}
+source tests/common.sh
+source scripts/lib.sh
+engine_or_skip "swarm tests (tests/swarm.sh)"
+tools_or_skip "swarm tests (tests/swarm.sh)" haproxy wrk curl
+if [ "$("$DOCKER" info -f '{{.Swarm.LocalNodeState}}')" != inactive ]; then
+    [ -z "${CI:-}" ] || { echo "swarm tests: this engine is already in a swarm" >&2; exit 1; }
+    echo "SKIPPED swarm tests (tests/swarm.sh): this engine is already in a swarm, which the test would leave."
+    exit 0
+fi
+
+stack="who-swarm-$$"
+service="${stack}_who"
+next="$IMAGE-next" # the same image under another name: the version to update to
+work=$(mktemp -d /tmp/who-swarm.XXXXXX)
+pids=()
+swarm=""
+teardown() {
+    local pid i
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+    if [ -n "$swarm" ]; then
+        "$DOCKER" stack rm "$stack" >/dev/null 2>&1
+        # The tasks drain (WHO_SHUTDOWN_DELAY), then go: at most 30 s.
+        for i in $(seq 60); do
+            [ -z "$("$DOCKER" ps -aq --filter "label=com.docker.stack.namespace=$stack")" ] && break
+            sleep 0.5
+        done
+        "$DOCKER" swarm leave --force >/dev/null 2>&1 && echo "        left the swarm"
+        "$DOCKER" network rm docker_gwbridge >/dev/null 2>&1
+    fi
+    "$DOCKER" image rm "$next:multi" >/dev/null 2>&1
+    rm -rf "$work"
+}
+trap teardown EXIT
+
+"$DOCKER" image inspect "$IMAGE:multi" >/dev/null 2>&1 || make --no-print-directory image-multi >"$work/build.log" 2>&1 \
+    || { tail -n 30 "$work/build.log"; echo "0 passed, 1 failed"; exit 1; }
+"$DOCKER" tag "$IMAGE:multi" "$next:multi"
+window=$(sed -n 's/^ *WHO_SHUTDOWN_DELAY: \${WHO_SHUTDOWN_DELAY:-\([0-9]*\)}.*/\1/p' deploy/compose.yaml)
+window=${WHO_SHUTDOWN_DELAY:-$window}
+has_window=yes
+if ! grep -q -- --shutdown-delay <<<"$("$DOCKER" run --rm "$IMAGE:multi" --help)"; then
+    echo "        NOTE: whod in $IMAGE:multi has no --shutdown-delay: its tasks stop accepting at once"
+    has_window=""
+fi
+
+echo "== a one-node swarm, the stack $stack: deploy/compose.yaml + deploy/swarm.yaml (drain window ${window} s)"
+"$DOCKER" swarm init --advertise-addr 127.0.0.1 --listen-addr "127.0.0.1:$(free_port)" >"$work/init.log" 2>&1 \
+    || { cat "$work/init.log"; echo "0 passed, 1 failed"; exit 1; }
+swarm=yes
+deploy() { # deploy IMAGE: `docker stack deploy` of the compose file with that image
+    local i
+    for i in 1 2 3; do
+        # A service that has just changed state may refuse with "update out of sequence": again.
+        IMAGE=$1 "$DOCKER" stack deploy --resolve-image never -c deploy/compose.yaml -c deploy/swarm.yaml "$stack" >"$work/deploy.log" 2>&1 \
+            && return 0
+        sed 's/^/        docker stack deploy failed: /' "$work/deploy.log" | grep -iv -e warning -e ignoring
+        sleep 1
+    done
+    return 1
+}
+healthy_tasks() { # the containers of the service that Docker reports healthy, one ID a line
+    "$DOCKER" ps -q --filter "label=com.docker.swarm.service.name=$service" --filter health=healthy
+}
+count_healthy_within() { # count_healthy_within N SECS: until N tasks are healthy; prints the time taken
+    local i start
+    start=$(now_ms)
+    for i in $(seq $(($2 * 2))); do
+        [ "$(healthy_tasks | wc -l)" -eq "$1" ] && { echo $(($(now_ms) - start)); return 0; }
+        sleep 0.5
+    done
+    return 1
+}
+start=$(now_ms)
+deploy "$IMAGE" || { cat "$work/deploy.log"; echo "0 passed, 1 failed"; exit 1; }
+grep -i ignor "$work/deploy.log" | sed 's/^/        docker stack deploy: /'
+took=$(count_healthy_within 3 60) && took=$(($(now_ms) - start))
+check "three tasks healthy after the deploy (${took:-never} ms)" test -n "$took"
+one=$(healthy_tasks | head -n 1)
+check "tasks run read-only, all capabilities dropped, 32M, as 65534:65534 (no-new-privileges: ignored by Swarm)" test \
+    "$("$DOCKER" inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.Memory}} {{.Config.User}}' "$one")" \
+    = "true [ALL] 33554432 65534:65534"
+check "tasks publish 8080 in host mode, each on its own port" test \
+    "$(for id in $(healthy_tasks); do "$DOCKER" port "$id" 8080/tcp | head -n 1; done | sort -u | wc -l)" = 3
+
+# The balancer: two frontends over the same tasks. "exact" never retries (the rolling update
+# must lose nothing there); "retry" retries a cut request elsewhere (for the kill).
+admin_port=$(free_port)
+lb=$(free_port)
+lb_retry=$(free_port)
+cat >"$work/haproxy.cfg" <<CFG
+global
+    maxconn 4096
+    stats socket ipv4@127.0.0.1:$admin_port level admin
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+    option httpchk
+    http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host who
+frontend exact
+    bind 127.0.0.1:$lb
+    default_backend exact
+frontend retry
+    bind 127.0.0.1:$lb_retry
+    default_backend retry
+backend exact
+    balance roundrobin
+    retries 0
+backend retry
+    balance roundrobin
+    retries 3
+    option redispatch 1
+    retry-on all-retryable-errors
+CFG
+haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
+pids+=("$!")
+admin() { # admin COMMAND: one command to haproxy's runtime API; prints the answer
+    local fd
+    exec {fd}<>"/dev/tcp/127.0.0.1/$admin_port" || return 1
+    printf '%s\n' "$1" >&"$fd"
+    timeout 2 cat <&"$fd"
+    exec {fd}>&-
+}
+for _ in $(seq 50); do admin "show info" >/dev/null 2>&1 && break; sleep 0.1; done
+
+# follow: twice a second, adds each task container that Docker reports healthy to both backends
+# (from then on haproxy checks it every 250 ms), and removes those whose container is gone.
+# One `docker ps` a turn: the balancer must not eat the CPU the tasks need. Logs what it does.
+follow() {
+    declare -A known=()
+    local id status port running backend
+    for _ in $(seq 1200); do # 10 minutes at most
+        running=" "
+        while read -r id status port; do
+            running+="$id "
+            [ -n "${known[$id]:-}" ] || [ "$status" != healthy ] || [ -z "$port" ] && continue
+            for backend in exact retry; do
+                admin "add server $backend/$id 127.0.0.1:$port check inter 250ms fall 1 rise 1" >/dev/null
+                admin "enable health $backend/$id" >/dev/null
+                admin "enable server $backend/$id" >/dev/null
+            done
+            known[$id]=$port
+            echo "$(now_ms) added $id 127.0.0.1:$port"
+        done < <("$DOCKER" ps --filter "label=com.docker.swarm.service.name=$service" --format '{{.ID}} {{.Status}} {{.Ports}}' \
+            | sed -E 's/^([0-9a-f]+) .*\(healthy\).*0\.0\.0\.0:([0-9]+)->8080.*/\1 healthy \2/; t; s/^([0-9a-f]+) .*/\1 -/')
+        for id in "${!known[@]}"; do
+            [[ "$running" == *" $id "* ]] && continue
+            for backend in exact retry; do
+                admin "set server $backend/$id state maint" >/dev/null
+                admin "del server $backend/$id" >/dev/null
+            done
+            unset "known[$id]"
+            echo "$(now_ms) removed $id"
+        done
+        sleep 0.5
+    done
+}
+follow >"$work/follow.log" 2>&1 &
+pids+=("$!")
+servers_up() { # servers_up BACKEND: how many of its servers haproxy's checks see up
+    admin "show stat" | awk -F, -v b="$1" '$1 == b && $2 != "BACKEND" && $18 == "UP"' | wc -l
+}
+for _ in $(seq 100); do [ "$(servers_up exact)" -eq 3 ] && break; sleep 0.1; done
+check "haproxy follows the three tasks, checked up" test "$(servers_up exact)" = 3
+seen=$(for _ in $(seq 30); do curl -sS --max-time 5 "http://127.0.0.1:$lb/who"; echo; done | sort | uniq -c)
+echo "$seen" | sed 's/^/        /'
+check "30 requests through haproxy show three task hostnames" test "$(echo "$seen" | wc -l)" = 3
+
+# Container events (ns): SIGTERM (kill, signal 15) and exit (die) of each task, for stop times.
+"$DOCKER" events --filter type=container --filter "label=com.docker.swarm.service.name=$service" \
+    --format '{{.TimeNano}} {{.Action}} {{.ID}} signal={{index .Actor.Attributes "signal"}} exit={{index .Actor.Attributes "exitCode"}}' \
+    >"$work/events.log" 2>&1 &
+pids+=("$!")
+# load FRONTEND_PORT NAME: wrk through haproxy in the background until stop_load (10 minutes at most)
+load() {
+    wrk -t1 -c16 -d600s --timeout 5s "http://127.0.0.1:$1/who" >"$work/wrk-$2.txt" 2>&1 &
+    wrk_pid=$!
+    pids+=("$wrk_pid")
+}
+stop_load() { # stop_load NAME: stops wrk, sets requests and lost (socket errors + non-2xx)
+    local errors non2xx
+    kill -INT "$wrk_pid"
+    wait "$wrk_pid"
+    sed 's/^/        /' "$work/wrk-$1.txt"
+    read -r requests errors non2xx _ < <(wrk_summary "$work/wrk-$1.txt")
+    lost=$((errors + non2xx))
+}
+# stop_times SINCE_NS: for each task sent SIGTERM since then, "ms from SIGTERM to exit, exit code"
+stop_times() {
+    awk -v since="$1" '
+        $1 < since { next }
+        $2 == "kill" && $4 == "signal=15" && !($3 in term) { term[$3] = $1 }
+        $2 == "die" && ($3 in term) { sub(/^exit=/, "", $5); printf "%d ms (exit %s)\n", ($1 - term[$3]) / 1000000, $5 }
+    ' "$work/events.log"
+}
+# exit_code ID: the exit code of container ID from its die event (Swarm may have removed it since)
+exit_code() {
+    awk -v id="$1" '$2 == "die" && index($3, id) == 1 { sub(/^exit=/, "", $5); print $5 }' "$work/events.log" | tail -n 1
+}
+# start_failures SERVICE: how many of its tasks failed to start (not counting exits), and why
+start_failures() {
+    "$DOCKER" service ps "$1" --no-trunc --format '{{.Error}}' | grep -v -e '^$' -e 'non-zero exit' | sed 's/.*: //; s/"$//' | sort | uniq -c
+}
+
+echo "== rolling update to $next:multi under load, through the frontend with no retries"
+load "$lb" update
+sleep 2
+since=$(date +%s%N)
+update() { # update IMAGE: deploys it, waits for the update (or its rollback) to end; sets state, update_ms
+    local start
+    start=$(now_ms)
+    state=""
+    deploy "$1" || return
+    for _ in $(seq 360); do # 180 s at most
+        state=$("$DOCKER" service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$service")
+        case "$state" in completed | paused | rollback_completed | rollback_paused) break ;; esac
+        sleep 0.5
+    done
+    update_ms=$(($(now_ms) - start))
+}
+update "$next"
+# Docker picks a host-mode task's port itself, and under load that port may turn out to be in
+# use: the task fails to start ("address already in use") and, failure_action being rollback,
+# Swarm rolls the update back. Then, and only then, deploy once more, as an operator would.
+if [ "$state" = rollback_completed ] && start_failures "$service" | grep -q 'address already in use' \
+    && ! start_failures "$service" | grep -qv 'address already in use'; then
+    echo "        the update was rolled back after ${update_ms} ms: a new task failed to start, its host port was in use; deploying again"
+    start_failures "$service" | sed 's/^/        tasks that failed to start: /'
+    update "$next"
+fi
+# An old task may still be draining: wait until only the three new ones run (30 s at most).
+for _ in $(seq 60); do
+    [ "$("$DOCKER" ps -q --filter "label=com.docker.swarm.service.name=$service" | wc -l)" -le 3 ] && break
+    sleep 0.5
+done
+sleep 1
+stop_load update
+times=$(stop_times "$since")
+echo "        update: $state in ${update_ms} ms; $requests requests, $lost failed; old tasks, SIGTERM to exit:"
+echo "$times" | sed 's/^/          /'
+sed 's/^/        follow: /' "$work/follow.log"
+start_failures "$service" | sed 's/^/        tasks that failed to start: /'
+check "the rolling update completed (state: ${state:-none}, ${update_ms} ms)" test "$state" = completed
+check "three tasks run $next:multi" test "$("$DOCKER" service ps "$service" --filter desired-state=running --format '{{.Image}} {{.CurrentState}}' \
+    | grep -c "^$next:multi Running")" = 3
+check "wrk completed requests during the update ($requests)" test "$requests" -gt 0
+check "no request failed during the rolling update, with no balancer retry ($lost failed)" test "$lost" = 0
+check "every task stopped by the update exited 0 after SIGTERM ($(grep -c '(exit 0)' <<<"$times") of $(grep -c . <<<"$times"))" \
+    test "$(grep -c '(exit 0)' <<<"$times")" = "$(grep -c . <<<"$times")" -a "$(grep -c . <<<"$times")" -ge 3
+if [ -n "$has_window" ]; then
+    check "each drained its ${window} s window, then exited within the 15 s grace period" \
+        test -z "$(awk -v w=$((window * 1000)) '$1 < w || $1 >= 15000' <<<"$times")"
+fi
+
+echo "== docker kill of one task under load, through the frontend that retries"
+load "$lb_retry" kill
+sleep 2
+victim=$(healthy_tasks | head -n 1)
+start=$(now_ms)
+"$DOCKER" kill "$victim" >/dev/null
+replaced=""
+for _ in $(seq 120); do # 60 s at most
+    if [ "$(healthy_tasks | grep -vc "^$victim")" -eq 3 ]; then replaced=$(($(now_ms) - start)); break; fi
+    sleep 0.5
+done
+sleep 1
+stop_load kill
+code=$(exit_code "$victim")
+echo "        kill: task $victim (exit $code) replaced by a healthy task in ${replaced:-never} ms; $requests requests, $lost failed"
+# Docker 20.10 gives a host-mode port an IPv4 and an IPv6 number, which may differ; a new task
+# may then get a number its own proxy still holds, fail to start, and be retried 5 s later.
+start_failures "$service" | sed 's/^/        tasks that failed to start: /'
+check "Swarm replaced the killed task with a healthy one (${replaced:-never} ms)" test -n "$replaced"
+check "the killed task exited 137 (SIGKILL)" test "$code" = 137
+check "wrk completed requests during the kill ($requests)" test "$requests" -gt 0
+check "no request failed through the kill, with balancer retries ($lost failed)" test "$lost" = 0
+
+summary

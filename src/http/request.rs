@@ -485,6 +485,21 @@ fn plain_host_end(bytes: &[u8], i: usize) -> Option<usize> {
     matches!(bytes.get(end), Some(b'\r' | b'\n')).then_some(end)
 }
 
+/// The field value that starts at `i`: where it ends, the value without its trailing OWS, and
+/// for a Host field whether the value is valid.
+#[inline(always)]
+fn field_value(view: &[u8], i: usize, name: Name) -> (usize, &[u8], bool) {
+    // A plain Host value is found and checked in one pass.
+    if let Name::Host = name
+        && let Some(end) = plain_host_end(view, i)
+    {
+        return (end, &view[i..end], true);
+    }
+    let end = field_value_end(view, i);
+    let value = view[i..end].trim_ascii_end();
+    (end, value, name == Name::Host && valid_host(value))
+}
+
 /// The four forms of `request-target` (RFC 9112 §3.2): origin-form `/path?query`,
 /// absolute-form `http://host/path`, authority-form `host:port` (CONNECT only) and
 /// asterisk-form `*` (OPTIONS only).
@@ -560,10 +575,11 @@ pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
     // request-line = method SP request-target SP HTTP-version
     let view = &buf[..buf.len().min(start + MAX_REQUEST_LINE)];
     // method = token
-    let mut i = match view.get(start..start + 4) {
-        // Most requests are GETs: four bytes compared settle the method and its space.
-        Some(b"GET ") => start + 3,
-        _ => token_end(view, start),
+    // Most requests are GETs: four bytes compared settle the method and its space.
+    let mut i = if view[start..].starts_with(b"GET ") {
+        start + 3
+    } else {
+        token_end(view, start)
     };
     let method = &view[start..i];
     match view.get(i) {
@@ -580,29 +596,28 @@ pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
         Some(_) => return Err(BAD_TARGET),
     }
     // HTTP-version = HTTP-name "/" DIGIT "." DIGIT, HTTP-name = %s"HTTP" (case-sensitive)
-    let minor_version = match view.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-        // Nearly every request says this: one compare of the eight bytes as a word settles it.
-        Some(version) if u64::from_le_bytes(*version) == u64::from_le_bytes(*b"HTTP/1.1") => 1,
-        _ => {
-            let version = &view[i..view.len().min(i + 8)];
-            for (k, &b) in version.iter().enumerate() {
-                let expected = match k {
-                    0..=4 => b == b"HTTP/"[k],
-                    6 => b == b'.',
-                    _ => b.is_ascii_digit(),
-                };
-                if !expected {
-                    return Err(BAD_VERSION);
-                }
+    // Nearly every request says HTTP/1.1: one compare of eight bytes (a word) settles it.
+    let minor_version = if view[i..].starts_with(b"HTTP/1.1") {
+        1
+    } else {
+        let version = &view[i..view.len().min(i + 8)];
+        for (k, &b) in version.iter().enumerate() {
+            let expected = match k {
+                0..=4 => b == b"HTTP/"[k],
+                6 => b == b'.',
+                _ => b.is_ascii_digit(),
+            };
+            if !expected {
+                return Err(BAD_VERSION);
             }
-            if version.len() < 8 {
-                return out_of_bytes(view, buf, LINE_TOO_LONG);
-            }
-            if version[5] != b'1' {
-                return Err(UNSUPPORTED_VERSION);
-            }
-            u8::from(version[7] != b'0')
         }
+        if version.len() < 8 {
+            return out_of_bytes(view, buf, LINE_TOO_LONG);
+        }
+        if version[5] != b'1' {
+            return Err(UNSUPPORTED_VERSION);
+        }
+        u8::from(version[7] != b'0')
     };
     i += 8;
     // The line ending may sit just past the limit: the limit counts the line without it.
@@ -659,21 +674,8 @@ pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
             i += 1;
         }
         let value_start = i;
-        let host_end = match name {
-            Name::Host => plain_host_end(view, i),
-            _ => None,
-        };
-        let (value, valid_host) = match host_end {
-            Some(end) => {
-                i = end;
-                (&view[value_start..end], true)
-            }
-            _ => {
-                i = field_value_end(view, i);
-                let value = view[value_start..i].trim_ascii_end();
-                (value, name == Name::Host && valid_host(value))
-            }
-        };
+        let (value_end, value, valid_host) = field_value(view, value_start, name);
+        i = value_end;
         i = match view.get(i) {
             None => return out_of_bytes(view, buf, HEADERS_TOO_LARGE),
             Some(b'\r' | b'\n') => match line_end(view, i)? {
@@ -1184,6 +1186,13 @@ mod tests {
             (Name::of(b"Transfer-Encoding"), Name::TransferEncoding),
             (Name::of(b"Hosts"), Name::Other),
             (Name::of(b"Transfer-Encodin"), Name::Other),
+            // Other names of the same lengths.
+            (Name::of(b"Date"), Name::Other),
+            (Name::of(b"Accept"), Name::Other),
+            (Name::of(b"User-Agent"), Name::Other),
+            (Name::of(b"Content-Length"), Name::ContentLength),
+            (Name::of(b"Content-Langth"), Name::Other),
+            (Name::of(b"Transfer-Encodinx"), Name::Other),
         ] {
             assert!(name == expected);
         }

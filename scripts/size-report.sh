@@ -19,6 +19,7 @@ variant "as shipped (Cargo.toml release profile)"
 variant "strip = false" CARGO_PROFILE_RELEASE_STRIP=false
 variant "lto = false, codegen-units = 16" CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 variant "panic = unwind" CARGO_PROFILE_RELEASE_PANIC=unwind
+variant "opt-level = 3" CARGO_PROFILE_RELEASE_OPT_LEVEL=3
 variant "opt-level = s" CARGO_PROFILE_RELEASE_OPT_LEVEL=s
 EXTRA_RUSTFLAGS="-C relocation-model=static" variant "non-PIE (no ASLR)"
 

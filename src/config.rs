@@ -232,11 +232,11 @@ pub const FLAGS: &[Flag] = &[
         name: "--workers",
         env: Some("WHO_WORKERS"),
         takes: Takes::Value("N|auto"),
-        help: "event loops (threads); auto: one per CPU available",
+        help: "event loops (threads); auto: one per CPU this process may run on (its affinity)",
         action: Action::Set {
             set: |c, v| {
                 c.workers = if v == "auto" {
-                    std::thread::available_parallelism().map_or(1, |n| n.get())
+                    crate::sys::available_cpus().unwrap_or(1)
                 } else {
                     number(v, 1, 256, "a number of workers 1-256, or auto")? as usize
                 };
@@ -608,7 +608,7 @@ mod tests {
             "::".parse::<IpAddr>().unwrap()
         );
         assert_eq!(serve(&["--workers", "3"]).workers, 3);
-        let cpus = std::thread::available_parallelism().unwrap().get();
+        let cpus = crate::sys::available_cpus().unwrap();
         assert_eq!(serve(&["--workers", "auto"]).workers, cpus);
         assert_eq!(
             serve(&["--shutdown-delay=86400"]).shutdown_delay,

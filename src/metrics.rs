@@ -5,9 +5,10 @@
 //! Every label value comes from a fixed set (routes, status codes 100-599, timeout kinds), so no
 //! client can grow the page.
 
+use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::sys;
 use crate::who::Route;
@@ -115,15 +116,25 @@ impl Default for Counters {
 pub struct Gauges {
     pub connections_open: u64,
     pub ready: bool,
-    /// When the process started, in seconds since the Unix epoch.
-    pub start_time: f64,
+    /// When the process started, since the Unix epoch.
+    pub start_time: Duration,
 }
 
-/// The time now in seconds since the Unix epoch, as `process_start_time_seconds` wants it.
-pub fn unix_time() -> f64 {
+/// The time now, since the Unix epoch, as `process_start_time_seconds` wants it.
+pub fn unix_time() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+/// A duration written as decimal seconds to the microsecond, `12.345678`: exact, and without
+/// going through `f64`, whose formatting code would weigh about 12 KB in the binary.
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:06}", self.0.as_secs(), self.0.subsec_micros())
+    }
 }
 
 /// Writes one metric's `# HELP` and `# TYPE` lines.
@@ -131,13 +142,17 @@ fn family(out: &mut Vec<u8>, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-/// Writes a metric with one sample and no labels.
-fn single(out: &mut Vec<u8>, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
-    family(out, name, kind, help);
-    let _ = writeln!(out, "{name} {value}");
+/// Writes one sample: `name{labels} value`, or `name value` without labels.
+fn sample(out: &mut Vec<u8>, name: &str, labels: &str, value: impl fmt::Display) {
+    if labels.is_empty() {
+        let _ = writeln!(out, "{name} {value}");
+    } else {
+        let _ = writeln!(out, "{name}{{{labels}}} {value}");
+    }
 }
 
-fn sum(workers: &[Counters], counter: impl Fn(&Counters) -> &Counter) -> u64 {
+/// The sum of one counter over every worker.
+fn total(workers: &[Counters], counter: fn(&Counters) -> &Counter) -> u64 {
     workers
         .iter()
         .map(|w| counter(w).get())
@@ -146,6 +161,31 @@ fn sum(workers: &[Counters], counter: impl Fn(&Counters) -> &Counter) -> u64 {
 
 /// Writes the whole page: the sums of every worker's counters, the gauges, the process.
 pub fn render(out: &mut Vec<u8>, workers: &[Counters], gauges: &Gauges) {
+    // Each status code's count, one sample per code that happened; every route's 200 is
+    // always there, so that a rate over it starts at zero.
+    let by_code = |out: &mut Vec<u8>, name: &str, route: Option<Route>| {
+        for index in 0..CODES {
+            let count = workers
+                .iter()
+                .map(|w| match route {
+                    Some(route) => w.requests[route as usize][index].get(),
+                    None => w.refused_by_parser[index].get(),
+                })
+                .fold(0, u64::wrapping_add);
+            let status = index + 100;
+            if count == 0 && (route.is_none() || status != 200) {
+                continue;
+            }
+            let _ = match route {
+                Some(route) => writeln!(
+                    out,
+                    "{name}{{route=\"{}\",code=\"{status}\"}} {count}",
+                    route.label()
+                ),
+                None => writeln!(out, "{name}{{code=\"{status}\"}} {count}"),
+            };
+        }
+    };
     family(
         out,
         "whod_requests_total",
@@ -153,18 +193,7 @@ pub fn render(out: &mut Vec<u8>, workers: &[Counters], gauges: &Gauges) {
         "Requests answered, by route and status code.",
     );
     for route in Route::ALL {
-        for index in 0..CODES {
-            let count = sum(workers, |w| &w.requests[route as usize][index]);
-            let status = index + 100;
-            // Every route's 200 is always there, so that a rate over it starts at zero.
-            if count > 0 || status == 200 {
-                let _ = writeln!(
-                    out,
-                    "whod_requests_total{{route=\"{}\",code=\"{status}\"}} {count}",
-                    route.label()
-                );
-            }
-        }
+        by_code(out, "whod_requests_total", Some(route));
     }
     family(
         out,
@@ -172,37 +201,7 @@ pub fn render(out: &mut Vec<u8>, workers: &[Counters], gauges: &Gauges) {
         "counter",
         "Requests the parser refused (answered with this status, then closed), by status code.",
     );
-    for index in 0..CODES {
-        let count = sum(workers, |w| &w.refused_by_parser[index]);
-        if count > 0 {
-            let _ = writeln!(
-                out,
-                "whod_requests_refused_total{{code=\"{}\"}} {count}",
-                index + 100
-            );
-        }
-    }
-    single(
-        out,
-        "whod_connections_accepted_total",
-        "counter",
-        "Connections accepted.",
-        sum(workers, |w| &w.connections_accepted),
-    );
-    single(
-        out,
-        "whod_connections_refused_total",
-        "counter",
-        "Connections refused past --max-connections (answered 503, then closed).",
-        sum(workers, |w| &w.connections_refused),
-    );
-    single(
-        out,
-        "whod_proxy_headers_refused_total",
-        "counter",
-        "Connections closed because they did not start with a valid PROXY protocol header.",
-        sum(workers, |w| &w.proxy_headers_refused),
-    );
+    by_code(out, "whod_requests_refused_total", None);
     family(
         out,
         "whod_timeouts_total",
@@ -210,47 +209,71 @@ pub fn render(out: &mut Vec<u8>, workers: &[Counters], gauges: &Gauges) {
         "Connections closed by a timeout: header (a request, or a new connection's first \
          request, not received in time; answered 408 if a request had begun) or idle.",
     );
-    let _ = writeln!(
+    sample(
         out,
-        "whod_timeouts_total{{kind=\"header\"}} {}",
-        sum(workers, |w| &w.header_timeouts)
+        "whod_timeouts_total",
+        "kind=\"header\"",
+        total(workers, |w| &w.header_timeouts),
     );
-    let _ = writeln!(
+    sample(
         out,
-        "whod_timeouts_total{{kind=\"idle\"}} {}",
-        sum(workers, |w| &w.idle_timeouts)
+        "whod_timeouts_total",
+        "kind=\"idle\"",
+        total(workers, |w| &w.idle_timeouts),
     );
-    single(
-        out,
-        "whod_connections_open",
-        "gauge",
-        "Connections open now.",
-        gauges.connections_open,
-    );
-    single(
-        out,
-        "whod_delayed_answers",
-        "gauge",
-        "Answers held by ?delay now.",
-        sum(workers, |w| &w.delayed_answers),
-    );
-    single(
-        out,
-        "whod_ready",
-        "gauge",
-        "1 while /healthz answers 200; 0 after SIGUSR1 or once shutdown has begun.",
-        u8::from(gauges.ready),
-    );
+    let singles: [(&str, &str, &str, u64); 6] = [
+        (
+            "whod_connections_accepted_total",
+            "counter",
+            "Connections accepted.",
+            total(workers, |w| &w.connections_accepted),
+        ),
+        (
+            "whod_connections_refused_total",
+            "counter",
+            "Connections refused past --max-connections (answered 503, then closed).",
+            total(workers, |w| &w.connections_refused),
+        ),
+        (
+            "whod_proxy_headers_refused_total",
+            "counter",
+            "Connections closed because they did not start with a valid PROXY protocol header.",
+            total(workers, |w| &w.proxy_headers_refused),
+        ),
+        (
+            "whod_connections_open",
+            "gauge",
+            "Connections open now.",
+            gauges.connections_open,
+        ),
+        (
+            "whod_delayed_answers",
+            "gauge",
+            "Answers held by ?delay now.",
+            total(workers, |w| &w.delayed_answers),
+        ),
+        (
+            "whod_ready",
+            "gauge",
+            "1 while /healthz answers 200; 0 after SIGUSR1 or once shutdown has begun.",
+            u64::from(gauges.ready),
+        ),
+    ];
+    for (name, kind, help, value) in singles {
+        family(out, name, kind, help);
+        sample(out, name, "", value);
+    }
     family(
         out,
         "whod_build_info",
         "gauge",
         "Always 1; the labels say which build is running.",
     );
-    let _ = writeln!(
+    sample(
         out,
-        "whod_build_info{{version=\"{}\"}} 1",
-        env!("CARGO_PKG_VERSION")
+        "whod_build_info",
+        concat!("version=\"", env!("CARGO_PKG_VERSION"), "\""),
+        1,
     );
     write_process(out, gauges.start_time);
 }
@@ -258,51 +281,50 @@ pub fn render(out: &mut Vec<u8>, workers: &[Counters], gauges: &Gauges) {
 /// The standard process metrics, as the Prometheus client libraries name them. They come
 /// from the kernel: resource usage, the open files limit, and two fixed paths under
 /// /proc/self (no request byte ever reaches a path).
-fn write_process(out: &mut Vec<u8>, start_time: f64) {
+fn write_process(out: &mut Vec<u8>, start_time: Duration) {
+    let mut metric = |name: &str, kind: &str, help: &str, value: &dyn fmt::Display| {
+        family(out, name, kind, help);
+        sample(out, name, "", value);
+    };
     if let Ok(cpu) = sys::cpu_time() {
-        single(
-            out,
+        metric(
             "process_cpu_seconds_total",
             "counter",
             "Total user and system CPU time spent in seconds.",
-            cpu.as_secs_f64(),
+            &Seconds(cpu),
         );
     }
     if let Some(bytes) = resident_memory_bytes() {
-        single(
-            out,
+        metric(
             "process_resident_memory_bytes",
             "gauge",
             "Resident memory size in bytes.",
-            bytes,
+            &bytes,
         );
     }
     if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
         // The listing's own descriptor is open while it is read: not one of ours.
         let open = entries.count().saturating_sub(1);
-        single(
-            out,
+        metric(
             "process_open_fds",
             "gauge",
             "Number of open file descriptors.",
-            open,
+            &open,
         );
     }
     if let Ok(limit) = sys::open_files_limit() {
-        single(
-            out,
+        metric(
             "process_max_fds",
             "gauge",
             "Maximum number of open file descriptors.",
-            limit,
+            &limit,
         );
     }
-    single(
-        out,
+    metric(
         "process_start_time_seconds",
         "gauge",
         "Start time of the process since unix epoch in seconds.",
-        start_time,
+        &Seconds(start_time),
     );
 }
 
@@ -322,7 +344,7 @@ mod tests {
         let gauges = Gauges {
             connections_open: 3,
             ready: true,
-            start_time: 1_700_000_000.5,
+            start_time: Duration::from_millis(1_700_000_000_500),
         };
         render(&mut out, workers, &gauges);
         String::from_utf8(out).unwrap()
@@ -394,7 +416,7 @@ mod tests {
         );
         assert_eq!(
             value(&page, "process_start_time_seconds"),
-            Some("1700000000.5")
+            Some("1700000000.500000")
         );
         let rss: u64 = value(&page, "process_resident_memory_bytes")
             .unwrap()

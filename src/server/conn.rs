@@ -443,6 +443,7 @@ impl Conn {
 
     /// Answers a bad request with its status and reason, and closes: nothing after a bad
     /// request is parsed, so nothing can be smuggled behind it.
+    #[cold]
     fn reject(&mut self, reject: Reject, ctx: &mut Context) {
         let message = reject.message();
         if reject.status == REQUEST_TIMEOUT.status {

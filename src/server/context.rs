@@ -199,7 +199,9 @@ impl Context {
         body_bytes(&self.hostname, body)
     }
 
-    /// The echo of a request whose head is `head`, as received.
+    /// The echo of a request whose head is `head`, as received. (Out of line, as the two below:
+    /// rare answers, kept out of the code the request path inlines.)
+    #[inline(never)]
     pub fn echo(&self, format: Format, head: &[u8], peers: &Peers) -> Vec<u8> {
         let echo = Echo {
             hostname: &self.hostname,
@@ -217,6 +219,7 @@ impl Context {
     }
 
     /// The metrics page: every worker's counters summed.
+    #[inline(never)]
     pub fn metrics_page(&self) -> Vec<u8> {
         let gauges = Gauges {
             connections_open: self.shared.connections_open() as u64,
@@ -255,6 +258,7 @@ impl Context {
     /// `head` is the request's head as received, or `None` for a request refused before it
     /// was understood (shown as `"-"`). Bytes that could break a quoted field (`"`, controls,
     /// bytes ≥ 0x80) are written `\xHH`, as nginx does, and a backslash `\\`.
+    #[inline(never)]
     pub fn log(&mut self, client: SocketAddr, head: Option<&[u8]>, status: u16, bytes: usize) {
         let _ = write!(self.log, "{} - - [", client.ip());
         self.log.extend_from_slice(&self.clock.log_date);

@@ -52,8 +52,8 @@ pub(crate) struct Shared {
     ready: AtomicBool,
     /// One set per worker, each written by its worker only, read by any scrape.
     pub counters: Box<[Counters]>,
-    /// When the server started, in seconds since the Unix epoch.
-    pub start_time: f64,
+    /// When the server started, since the Unix epoch.
+    pub start_time: std::time::Duration,
 }
 
 impl Shared {

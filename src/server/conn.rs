@@ -306,6 +306,11 @@ impl Conn {
                     let head = &data[at..at + request.head_len];
                     at += request.head_len;
                     self.any_request = true;
+                    if ctx.is_plain_who(&request) {
+                        ctx.write_who_answer();
+                        self.answered = true;
+                        continue;
+                    }
                     let owed = self.decide(&request, head, ctx);
                     match BodySkipper::new(request.framing) {
                         None => self.answer(owed, ctx),

@@ -10,9 +10,10 @@ use super::Shared;
 use crate::config::{AccessLog, Config};
 use crate::echo::{self, Echo, Format};
 use crate::http::head;
+use crate::http::request::{Framing, Request};
 use crate::http::response::{Connection, Response, TEXT};
 use crate::metrics::{self, Counters, Gauges};
-use crate::who::{self, Health, Routes};
+use crate::who::{self, Health, Route, Routes};
 
 /// The worker's clock: one read per turn of its loop. The wall clock is read again only when
 /// the monotonic one says its second may have changed, and then the `Date` value and the
@@ -231,6 +232,26 @@ impl Context {
         out
     }
 
+    /// The tutorial's request, and nearly every load balancer's: `GET /who` on a keep-alive
+    /// HTTP/1.1 connection, no query, no body, nothing to log, not shutting down. Its answer is
+    /// the router's (a 200 with the host name, see `who::route`) and is pre-rendered, so the
+    /// connection copies it without asking the router: about 200 instructions a request.
+    pub fn is_plain_who(&self, request: &Request) -> bool {
+        request.target == b"/who"
+            && request.method == b"GET"
+            && request.minor_version == 1
+            && request.keep_alive
+            && request.framing == Framing::None
+            && !self.shutting_down
+            && self.settings.access_log == AccessLog::Off
+    }
+
+    /// Appends the answer to a plain `GET /who` (see `is_plain_who`), and counts it.
+    pub fn write_who_answer(&mut self) {
+        self.counters().request(Route::Who, 200);
+        self.batch.extend_from_slice(&self.who_answer);
+    }
+
     /// Appends the answer to `batch`.
     pub fn write_answer(&mut self, owed: &Owed) {
         if matches!(owed.body, Body::Hostname)
@@ -355,6 +376,53 @@ mod tests {
         ctx.batch.clear();
         ctx.write_answer(&owed(Body::Hostname, false, Connection::Close));
         assert!(ctx.batch.windows(19).any(|w| w == b"Connection: close\r\n"));
+    }
+
+    #[test]
+    fn a_plain_get_who_is_answered_as_the_router_answers_it() {
+        use crate::http::Status;
+        use crate::http::request::parse;
+        let mut ctx = context(&Config::default());
+        let head = b"GET /who HTTP/1.1\r\nHost: a\r\n\r\n";
+        let Ok(Status::Complete(request)) = parse(head) else {
+            panic!()
+        };
+        assert!(ctx.is_plain_who(&request));
+        let reply = who::route(&request, head, &ctx.settings.routes, || Health::Serving);
+        assert_eq!(
+            (reply.route, reply.status, &reply.content, reply.delay),
+            (Route::Who, 200, &who::Content::Hostname, Duration::ZERO)
+        );
+        ctx.write_who_answer();
+        let plain = std::mem::take(&mut ctx.batch);
+        ctx.write_answer(&owed(Body::Hostname, false, Connection::Persistent));
+        assert_eq!(plain, ctx.batch);
+        // Anything else takes the router.
+        for other in [
+            &b"GET /who?delay=1s HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            b"HEAD /who HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /who HTTP/1.0\r\n\r\n",
+            b"GET /who HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            b"POST /who HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n",
+            b"GET http://a/who HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] {
+            let Ok(Status::Complete(request)) = parse(other) else {
+                panic!()
+            };
+            assert!(
+                !ctx.is_plain_who(&request),
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+        ctx.shutting_down = true;
+        assert!(
+            !ctx.is_plain_who(&request),
+            "shutting down: Connection: close"
+        );
+        ctx.shutting_down = false;
+        ctx.settings.access_log = AccessLog::Common;
+        assert!(!ctx.is_plain_who(&request), "a line to log");
     }
 
     #[test]

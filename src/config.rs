@@ -78,8 +78,9 @@ pub enum AccessLog {
     Combined,
 }
 
-/// The longest `--name`.
-pub const MAX_NAME: usize = 128;
+/// The longest `--name`: room for a Kubernetes namespace (63 bytes), a `/` and a node name
+/// (253), as the Deployment fills it from the downward API.
+pub const MAX_NAME: usize = 320;
 /// The most names `--echo-hide` takes.
 pub const MAX_HIDDEN_FIELDS: usize = 64;
 /// The longest `--max-delay`: a delayed answer holds its connection.
@@ -280,7 +281,7 @@ pub const FLAGS: &[Flag] = &[
         name: "--name",
         env: Some("WHO_NAME"),
         takes: Takes::Value("NAME"),
-        help: "a label for this replica, shown by /echo (printable ASCII, at most 128 bytes)",
+        help: "a label for this replica, shown by /echo (printable ASCII, at most 320 bytes)",
         action: Action::Set {
             set: |c, v| {
                 if v.len() > MAX_NAME || !v.bytes().all(|b| (b' '..=b'~').contains(&b)) {
@@ -721,7 +722,7 @@ mod tests {
             ),
             (
                 &["--name", "tab\there"],
-                "--name: invalid value \"tab\\there\": expected printable ASCII, at most 128",
+                "--name: invalid value \"tab\\there\": expected printable ASCII, at most 320",
             ),
             (&["--echo", "maybe"], "--echo: invalid value \"maybe\""),
             (

@@ -16,6 +16,21 @@ echo "== building $IMAGE:single and $IMAGE:multi from $RUST_IMAGE"
 make --no-print-directory image-single image-multi >/tmp/who-image-build.log 2>&1 \
     || { tail -n 30 /tmp/who-image-build.log; echo "0 passed, 1 failed"; exit 1; }
 
+# health_becomes CONTAINER STATUS: until Docker's health status of CONTAINER is STATUS, at most
+# 20 s; says the last status seen otherwise.
+health_becomes() {
+    local status="" i
+    for i in $(seq 100); do
+        # podman runs health checks from systemd timers; with no systemd, run them here.
+        is_podman && "$DOCKER" healthcheck run "$1" >/dev/null 2>&1
+        status=$("$DOCKER" inspect -f '{{.State.Health.Status}}' "$1")
+        [ "$status" = "$2" ] && return 0
+        sleep 0.2
+    done
+    echo "        (health status still $status)"
+    return 1
+}
+
 for tag in multi single; do
     name="who-test-$$-$tag"
     containers+=("$name")
@@ -28,15 +43,7 @@ for tag in multi single; do
         test "$(curl -sS --max-time 5 "http://127.0.0.1:$port/who")" = who-test-1
     check "$tag: runs as uid 65534" \
         grep -q $'^Uid:\t65534\t' "/proc/$("$DOCKER" inspect -f '{{.State.Pid}}' "$name")/status"
-    healthy=""
-    for i in $(seq 100); do
-        # podman runs health checks from systemd timers; with no systemd, run them here.
-        is_podman && "$DOCKER" healthcheck run "$name" >/dev/null 2>&1
-        healthy=$("$DOCKER" inspect -f '{{.State.Health.Status}}' "$name")
-        [ "$healthy" = healthy ] && break
-        sleep 0.2
-    done
-    check "$tag: health status becomes healthy (was: $healthy)" test "$healthy" = healthy
+    check "$tag: health status becomes healthy" health_becomes "$name" healthy
     start=$(date +%s%N)
     "$DOCKER" stop "$name" >/dev/null
     took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -47,11 +54,21 @@ done
 name="who-test-$$-hardened"
 containers+=("$name")
 "$DOCKER" run -d --name "$name" --hostname who-hardened -p 127.0.0.1::8080 --read-only --cap-drop ALL \
-    --security-opt no-new-privileges "$IMAGE:multi" >/dev/null
+    --security-opt no-new-privileges --health-interval 1s --health-start-period 1s --health-retries 1 \
+    "$IMAGE:multi" >/dev/null
 port=$(published_port "$name")
 wait_for_http "http://127.0.0.1:$port/healthz"
 check "multi: serves under --read-only --cap-drop ALL --security-opt no-new-privileges" \
     test "$(curl -sS --max-time 5 "http://127.0.0.1:$port/who")" = who-hardened
+check "multi: healthy" health_becomes "$name" healthy
+# The readiness switch: SIGUSR1 makes /healthz (and so the HEALTHCHECK) fail while /who serves.
+"$DOCKER" kill -s USR1 "$name" >/dev/null
+check "multi: after SIGUSR1 the health status becomes unhealthy" health_becomes "$name" unhealthy
+check "multi: ... while /healthz answers 503 and /who still serves" bash -c \
+    'test "$(curl -s -o /dev/null -w "%{http_code}" --max-time 5 "$0/healthz")" = 503 && test "$(curl -sS --max-time 5 "$0/who")" = who-hardened' \
+    "http://127.0.0.1:$port"
+"$DOCKER" kill -s USR2 "$name" >/dev/null
+check "multi: after SIGUSR2 it becomes healthy again" health_becomes "$name" healthy
 check "multi: configured as user 65534:65534" test "$("$DOCKER" inspect -f '{{.Config.User}}' "$IMAGE:multi")" = 65534:65534
 check "multi: OCI labels title, version, licenses" test "$("$DOCKER" inspect -f \
     '{{index .Config.Labels "org.opencontainers.image.title"}} {{index .Config.Labels "org.opencontainers.image.version"}} {{index .Config.Labels "org.opencontainers.image.licenses"}}' \

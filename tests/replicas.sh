@@ -109,6 +109,8 @@ http {
             proxy_pass http://who;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            # What a proxy in front usually adds: /echo shows it reaching the replica.
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
             # A replica that refuses or drops a connection: try the next one.
             proxy_next_upstream error timeout;
             proxy_connect_timeout 1s;
@@ -122,6 +124,20 @@ wait_for_http "http://127.0.0.1:$lb_port/healthz"
 seen=$(for _ in $(seq 30); do curl -sS --max-time 5 "http://127.0.0.1:$lb_port/who"; echo; done | sort | uniq -c)
 echo "$seen" | sed 's/^/        /'
 check "30 requests through nginx show all three hostnames" test "$(echo "$seen" | wc -l)" = 3
+
+# /echo through nginx shows what reached the replica: the X-Forwarded-For nginx added (the
+# client's address, 127.0.0.1), in text and in JSON; the replica's remote address is nginx.
+echo_text=$(curl -sS --max-time 5 "http://127.0.0.1:$lb_port/echo")
+check "/echo (text) through nginx shows the X-Forwarded-For nginx added" \
+    grep -qx 'X-Forwarded-For: 127.0.0.1' <<<"$echo_text"
+echo_json=$(curl -sS --max-time 5 -H 'Accept: application/json' "http://127.0.0.1:$lb_port/echo")
+check "/echo (JSON) through nginx: .headers[\"x-forwarded-for\"] is [\"127.0.0.1\"], one of the three hostnames" \
+    python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["headers"]["x-forwarded-for"] == ["127.0.0.1"], d["headers"]
+assert d["hostname"] in sys.argv[2:], d["hostname"]
+' "$echo_json" "${hostnames[@]}"
 
 echo "== wrk through nginx for 6 s; replica 2 is stopped after 2 s (drain window ${window} s)"
 (

@@ -678,6 +678,7 @@ fn check_v1_meaning(line: &[u8], addresses: Option<Addresses>) -> Result<(), Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::invariants::{Rng, mutate};
 
     /// The start of `input`, for a failure message.
     fn shown(input: &[u8]) -> String {
@@ -1175,20 +1176,6 @@ mod tests {
         }
     }
 
-    /// A small deterministic generator (xorshift64*), so the test needs no crate and replays.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     #[test]
     fn ipv6_text_as_std_reads_it() {
         // Strings of the characters an IPv6 address has, read by this parser and by std's:
@@ -1256,15 +1243,7 @@ mod tests {
         let mut rng = Rng(0x5eed_0000_0000_0042);
         for round in 0..20_000 {
             let mut input = seeds[round % seeds.len()].clone();
-            for _ in 0..1 + rng.below(3) {
-                let at = rng.below(input.len() + 1);
-                match rng.below(4) {
-                    0 if at < input.len() => input[at] = interesting[rng.below(interesting.len())],
-                    1 if at < input.len() => drop(input.remove(at)),
-                    2 => input.insert(at, rng.next() as u8),
-                    _ => input.insert(at, interesting[rng.below(interesting.len())]),
-                }
-            }
+            mutate(&mut rng, &mut input, interesting, 3);
             check(&input);
         }
     }

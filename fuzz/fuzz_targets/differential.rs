@@ -5,20 +5,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use whod::http::invariants::split_input;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&count, rest)) = data.split_first() else {
+    let Some((input, ends)) = split_input(data) else {
         return;
     };
-    let count = usize::from(count % 17);
-    if rest.len() < 2 * count {
-        return;
-    }
-    let (points, input) = rest.split_at(2 * count);
-    let ends: Vec<usize> = points
-        .chunks(2)
-        .map(|p| usize::from(u16::from_le_bytes([p[0], p[1]])))
-        .collect();
     if let Err(error) = who_oracle::compare(input, &ends) {
         panic!("{error}");
     }

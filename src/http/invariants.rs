@@ -153,9 +153,91 @@ fn check_stream_of(parsers: &Parsers, input: &[u8]) -> Result<usize, String> {
     Ok(requests)
 }
 
+/// A small deterministic generator (xorshift64*), for the tests that mutate inputs by the
+/// thousand: no crate needed, and a failure replays.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `n` (which must not be 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Makes 1 to `most` edits to `input`: a byte replaced by one of `interesting`, a byte
+/// removed, a random byte or one of `interesting` inserted.
+pub fn mutate(rng: &mut Rng, input: &mut Vec<u8>, interesting: &[u8], most: usize) {
+    for _ in 0..1 + rng.below(most) {
+        let at = rng.below(input.len() + 1);
+        match rng.below(4) {
+            0 if at < input.len() => input[at] = interesting[rng.below(interesting.len())],
+            1 if at < input.len() => drop(input.remove(at)),
+            2 => input.insert(at, rng.next() as u8),
+            _ => input.insert(at, interesting[rng.below(interesting.len())]),
+        }
+    }
+}
+
+/// The input layout of the fuzz targets that split: the first byte says how many split points
+/// follow (at most 16), two bytes each (little-endian offsets); the rest is the input. Gives
+/// the input and its split points, or `None` when the bytes are too few for the count.
+pub fn split_input(data: &[u8]) -> Option<(&[u8], Vec<usize>)> {
+    let (&count, rest) = data.split_first()?;
+    let count = usize::from(count % 17);
+    if rest.len() < 2 * count {
+        return None;
+    }
+    let (points, input) = rest.split_at(2 * count);
+    let ends = points
+        .chunks(2)
+        .map(|p| usize::from(u16::from_le_bytes([p[0], p[1]])))
+        .collect();
+    Some((input, ends))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_input_reads_the_count_and_the_points() {
+        assert_eq!(split_input(b""), None);
+        assert_eq!(split_input(b"\0GET"), Some((&b"GET"[..], vec![])));
+        assert_eq!(
+            split_input(b"\x02\x01\x00\x03\x01GET"),
+            Some((&b"GET"[..], vec![1, 259]))
+        );
+        assert_eq!(
+            split_input(b"\x02\x01\x00\x03"),
+            None,
+            "too few for two points"
+        );
+        // 17 is 0 split points: the count is taken modulo 17.
+        assert_eq!(split_input(b"\x11ab"), Some((&b"ab"[..], vec![])));
+    }
+
+    #[test]
+    fn mutate_edits_at_least_once_and_replays() {
+        let mut one = Rng(7);
+        let mut two = Rng(7);
+        let (mut a, mut b) = (b"GET / HTTP/1.1".to_vec(), b"GET / HTTP/1.1".to_vec());
+        let mut changed = 0;
+        for _ in 0..100 {
+            let before = a.clone();
+            mutate(&mut one, &mut a, b"xyz", 3);
+            mutate(&mut two, &mut b, b"xyz", 3);
+            changed += usize::from(a != before);
+        }
+        assert_eq!(a, b, "the same seed, the same edits");
+        assert!(changed > 90, "{changed} of 100 rounds changed the input");
+    }
 
     #[test]
     fn a_pipeline_of_requests_and_bodies() {

@@ -713,6 +713,7 @@ pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::invariants::{Rng, mutate};
 
     fn complete(input: &[u8]) -> Request<'_> {
         match parse(input) {
@@ -1043,20 +1044,6 @@ mod tests {
         assert_split_invariant(long.as_bytes());
     }
 
-    /// A small deterministic generator (xorshift64*), so the test needs no crate and replays.
-    pub(crate) struct Rng(pub u64);
-    impl Rng {
-        pub fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        pub fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     /// The word-at-a-time tests say what the byte tests say, for every byte at every position
     /// of a word, whatever its neighbours: a carry from one byte into the next would show here.
     #[test]
@@ -1224,15 +1211,7 @@ mod tests {
         let mut rng = Rng(0x5eed_1234_abcd_0001);
         for round in 0..5000 {
             let mut input = seeds[round % seeds.len()].to_vec();
-            for _ in 0..1 + rng.below(4) {
-                let at = rng.below(input.len() + 1);
-                match rng.below(4) {
-                    0 if at < input.len() => input[at] = interesting[rng.below(interesting.len())],
-                    1 if at < input.len() => drop(input.remove(at)),
-                    2 => input.insert(at, rng.next() as u8),
-                    _ => input.insert(at, interesting[rng.below(interesting.len())]),
-                }
-            }
+            mutate(&mut rng, &mut input, interesting, 4);
             match parse(&input) {
                 Ok(Status::Complete(r)) => {
                     assert!(r.head_len <= input.len());

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use who_oracle::{Verdict, compare, oracle_body, oracle_head};
-use whod::http::invariants::check_splits;
+use whod::http::invariants::{Rng, check_splits};
 
 /// Every file of `dir`, or none if it does not exist.
 fn files(dir: &Path) -> Vec<Vec<u8>> {
@@ -32,22 +32,6 @@ fn seeds() -> Vec<Vec<u8>> {
     let seeds = files(&fuzz_dir().join("seeds"));
     assert!(seeds.len() >= 10, "the seeds are missing from fuzz/seeds/");
     seeds
-}
-
-/// A small deterministic generator (xorshift64*), as in whod's own tests.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// Pieces a mutation inserts: the bytes the grammar turns on.

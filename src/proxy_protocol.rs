@@ -1195,7 +1195,7 @@ mod tests {
                     *octet = if rng.below(3) == 0 {
                         0
                     } else {
-                        rng.next() as u8
+                        rng.next_u64() as u8
                     };
                 }
                 let mut text = Ipv6Addr::from(octets).to_string().into_bytes();

@@ -158,7 +158,7 @@ fn check_stream_of(parsers: &Parsers, input: &[u8]) -> Result<usize, String> {
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -167,7 +167,7 @@ impl Rng {
 
     /// A number below `n` (which must not be 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_u64() % n as u64) as usize
     }
 }
 
@@ -179,7 +179,7 @@ pub fn mutate(rng: &mut Rng, input: &mut Vec<u8>, interesting: &[u8], most: usiz
         match rng.below(4) {
             0 if at < input.len() => input[at] = interesting[rng.below(interesting.len())],
             1 if at < input.len() => drop(input.remove(at)),
-            2 => input.insert(at, rng.next() as u8),
+            2 => input.insert(at, rng.next_u64() as u8),
             _ => input.insert(at, interesting[rng.below(interesting.len())]),
         }
     }

@@ -1050,7 +1050,7 @@ mod tests {
     fn word_tests_agree_with_byte_tests() {
         let mut rng = Rng(0x0bad_c0de_1234_5678);
         for _ in 0..64 {
-            let mut bytes = rng.next().to_le_bytes();
+            let mut bytes = rng.next_u64().to_le_bytes();
             for position in 0..8 {
                 for b in 0..=255 {
                     bytes[position] = b;

@@ -103,8 +103,8 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>) {
             let end = (at + 1 + rng.below(8)).min(input.len());
             input.drain(at..end);
         }
-        2 => input.insert(at, rng.next() as u8),
-        3 if at < input.len() => input[at] = rng.next() as u8,
+        2 => input.insert(at, rng.next_u64() as u8),
+        3 if at < input.len() => input[at] = rng.next_u64() as u8,
         4 if at < input.len() => {
             // Repeat a piece: more fields, longer lines.
             let end = (at + 1 + rng.below(64)).min(input.len());

@@ -98,22 +98,33 @@ fn socket_addr(storage: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
 }
 
 /// Reads from a socket into `buf`; returns how many bytes came (0: the peer's end of file).
+/// A call interrupted by a signal (EINTR) is made again, so callers see only real outcomes.
 ///
 /// The same system call std's `Read` for `TcpStream` makes, without going through glibc's
 /// `recv`: that is a thread cancellation point, which in a process with threads enters and
 /// leaves asynchronous cancellation around every call, about 30 instructions each way on the
 /// path of every request. `whod` never cancels a thread.
 pub fn read(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: the pointer and length describe `buf`, which outlives the call; the kernel
-    // writes at most `buf.len()` bytes into it.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_read,
-            socket.as_raw_fd(),
-            buf.as_mut_ptr(),
-            buf.len(),
-        )
-    };
+    loop {
+        // SAFETY: the pointer and length describe `buf`, which outlives the call; the kernel
+        // writes at most `buf.len()` bytes into it.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_read,
+                socket.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        match syscall_result(ret) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            result => return result,
+        }
+    }
+}
+
+/// A `libc::syscall` return value as a `Result`, reading `errno` on failure.
+fn syscall_result(ret: libc::c_long) -> io::Result<usize> {
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -121,27 +132,29 @@ pub fn read(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
-/// Writes `bytes` to a socket; returns how many it took. As `read`, the system call itself;
-/// `MSG_NOSIGNAL` so that writing to a closed connection is an error (EPIPE), never SIGPIPE
-/// (std ignores SIGPIPE for the whole process at start; this holds without it).
+/// Writes `bytes` to a socket; returns how many it took. As `read`: the system call itself,
+/// made again when interrupted. `MSG_NOSIGNAL` so that writing to a closed connection is an
+/// error (EPIPE), never SIGPIPE (std ignores SIGPIPE for the whole process at start; this holds
+/// without it).
 pub fn write(socket: &impl AsRawFd, bytes: &[u8]) -> io::Result<usize> {
-    // SAFETY: the pointer and length describe `bytes`, which outlives the call; no address is
-    // given (null, 0), as for a connected socket.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_sendto,
-            socket.as_raw_fd(),
-            bytes.as_ptr(),
-            bytes.len(),
-            libc::MSG_NOSIGNAL,
-            std::ptr::null::<libc::sockaddr>(),
-            0 as libc::socklen_t,
-        )
-    };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret as usize)
+    loop {
+        // SAFETY: the pointer and length describe `bytes`, which outlives the call; no address
+        // is given (null, 0), as for a connected socket.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_sendto,
+                socket.as_raw_fd(),
+                bytes.as_ptr(),
+                bytes.len(),
+                libc::MSG_NOSIGNAL,
+                std::ptr::null::<libc::sockaddr>(),
+                0 as libc::socklen_t,
+            )
+        };
+        match syscall_result(ret) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            result => return result,
+        }
     }
 }
 

@@ -362,6 +362,8 @@ fn metrics_count_requests_per_route_and_code() {
         client.exchange(&get("/who"));
     }
     client.exchange(&get("/nope"));
+    let mut other = whod.connect();
+    other.exchange(&get("/who?second"));
     let page = client.exchange(&get("/metrics"));
     assert_eq!(
         page.header("Content-Type"),
@@ -369,14 +371,14 @@ fn metrics_count_requests_per_route_and_code() {
     );
     let text = page.text();
     assert!(
-        text.contains("\nwhod_requests_total{route=\"who\",code=\"200\"} 3\n"),
+        text.contains("\nwhod_requests_total{route=\"who\",code=\"200\"} 4\n"),
         "{text}"
     );
     assert!(
         text.contains("\nwhod_requests_total{route=\"other\",code=\"404\"} 1\n"),
         "{text}"
     );
-    assert!(text.contains("\nwhod_connections_open 1\n"), "{text}");
+    assert!(text.contains("\nwhod_connections_open 2\n"), "{text}");
     assert_eq!(
         Whod::start(&[]).connect().exchange(&get("/metrics")).status,
         404

@@ -132,7 +132,6 @@ fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => written += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
@@ -225,7 +224,6 @@ impl Conn {
                         self.drained = true;
                         break;
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => return Next::Close,
                 }
             };
@@ -334,8 +332,7 @@ impl Conn {
             }
         }
         if self.delayed.is_some() {
-            // The requests behind a delayed answer wait for it.
-            self.held_back = at < data.len();
+            // The requests behind a delayed answer wait for it (`release` serves them).
             return Some(at);
         }
         // Closing: whatever follows the last answer is dropped unread.
@@ -556,7 +553,6 @@ impl Conn {
                 Ok(0) => return Next::Close,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return Next::Close,
             }
         }

@@ -254,14 +254,6 @@ impl Context {
 
     /// Appends the answer to `batch`.
     pub fn write_answer(&mut self, owed: &Owed) {
-        if matches!(owed.body, Body::Hostname)
-            && owed.status == 200
-            && !owed.head_only
-            && owed.connection == Connection::Persistent
-        {
-            self.batch.extend_from_slice(&self.who_answer);
-            return;
-        }
         let response = Response {
             status: owed.status,
             content_type: owed.content_type,
@@ -351,31 +343,6 @@ mod tests {
             connection,
             delay: Duration::ZERO,
         }
-    }
-
-    #[test]
-    fn the_who_answer_is_the_general_answer_copied() {
-        let mut ctx = context(&Config::default());
-        ctx.write_answer(&owed(Body::Hostname, false, Connection::Persistent));
-        let fast = std::mem::take(&mut ctx.batch);
-        let response = Response {
-            status: 200,
-            content_type: TEXT,
-            body: &who::hostname(),
-            head_only: false,
-            allow: false,
-            vary_accept: false,
-            connection: Connection::Persistent,
-        };
-        response.write_to(&mut ctx.batch, &ctx.clock.date);
-        assert_eq!(fast, ctx.batch);
-        // Other forms of the same answer take the general path.
-        ctx.batch.clear();
-        ctx.write_answer(&owed(Body::Hostname, true, Connection::Persistent));
-        assert!(ctx.batch.ends_with(b"\r\n\r\n"), "HEAD: no body");
-        ctx.batch.clear();
-        ctx.write_answer(&owed(Body::Hostname, false, Connection::Close));
-        assert!(ctx.batch.windows(19).any(|w| w == b"Connection: close\r\n"));
     }
 
     #[test]

@@ -272,6 +272,15 @@ fn a_request_not_received_in_time_gets_408_then_the_connection_lingers_and_close
         response.2,
         b"request not received within the header timeout"
     );
+    let page = page(&h);
+    assert!(
+        page.contains("\nwhod_timeouts_total{kind=\"header\"} 1\n"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("whod_requests_refused_total{"),
+        "a timeout is no refusal"
+    );
     assert!(
         h.client_sees_eof(),
         "the sending side is shut after the answer"
@@ -485,7 +494,10 @@ fn a_delayed_answer_is_a_timer_and_the_requests_behind_it_wait_their_turn() {
     assert_eq!(h.readable(), Next::Wait);
     assert_eq!(h.conn.timer, Timer::Delay);
     assert_eq!(h.conn.deadline(), start + Duration::from_millis(1500));
-    assert!(!h.conn.is_idle() && h.conn.held_back);
+    assert!(
+        !h.conn.is_idle() && !h.conn.partial.is_empty(),
+        "the request behind it waits"
+    );
     assert_eq!(h.ctx.counters().delayed_answers.get(), 1);
     // More requests meanwhile stay unread in the socket.
     h.send(WHO);
@@ -580,4 +592,129 @@ fn a_connection_without_a_valid_proxy_header_is_closed_without_an_answer() {
     h.ctx.clock.now = h.conn.deadline();
     assert_eq!(h.timeout(), Next::Close);
     assert!(eof(h.close()), "no HTTP answer");
+}
+
+/// The metrics page as the connection's worker would serve it.
+fn page(h: &Harness) -> String {
+    String::from_utf8(h.ctx.metrics_page()).unwrap()
+}
+
+#[test]
+fn a_connection_takes_at_most_sixteen_reads_per_turn() {
+    let mut h = harness();
+    // A small read buffer, so that a body of 20,000 bytes takes many full reads.
+    h.buf = vec![0; 1024];
+    let mut request = b"POST /who HTTP/1.1\r\nHost: t\r\nContent-Length: 20000\r\n\r\n".to_vec();
+    request.extend(std::iter::repeat_n(b'b', 20_000));
+    h.send(&request);
+    assert_eq!(
+        h.readable(),
+        Next::Again,
+        "others get their turn after 16 reads"
+    );
+    assert!(h.unread_by_server() > 0);
+    let mut turns = 1;
+    while h.readable() == Next::Again {
+        turns += 1;
+        assert!(turns < 10, "the reads never end");
+    }
+    assert_eq!(h.responses(1)[0].0, 405);
+}
+
+#[test]
+fn a_full_read_is_followed_by_another_short_one_a_partial_request_included() {
+    let mut h = harness();
+    h.buf = vec![0; 1024];
+    // Request A is exactly as long as the buffer; its first 100 bytes come first, kept as a
+    // partial request, so the next read fills only what is left of the buffer.
+    let mut a = b"GET /who HTTP/1.1\r\nHost: t\r\nX-Pad: ".to_vec();
+    a.resize(1024 - 4, b'p');
+    a.extend_from_slice(b"\r\n\r\n");
+    h.send(&a[..100]);
+    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.conn.partial.len(), 100);
+    h.send(&[&a[100..], b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"].concat());
+    // One turn: the read that filled the buffer did not empty the socket, so another read
+    // takes the second request, without waiting for an event that will not come.
+    assert_eq!(h.readable(), Next::Wait);
+    let responses = h.responses(2);
+    assert_eq!(responses[1].2, b"ok");
+    assert_eq!(h.unread_by_server(), 0);
+}
+
+#[test]
+fn a_bad_request_with_bytes_behind_it_reads_them_at_once() {
+    let mut h = harness();
+    h.buf = vec![0; 1024];
+    let mut bytes = b"GET /who HTTP/9.9\r\n\r\n".to_vec();
+    bytes.extend(std::iter::repeat_n(b'x', 4000));
+    h.send(&bytes);
+    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.conn.phase, Phase::Lingering);
+    assert_eq!(
+        h.unread_by_server(),
+        0,
+        "what follows a refusal is read and dropped now"
+    );
+    assert_eq!(h.responses(1)[0].0, 505);
+    let page = page(&h);
+    assert!(
+        page.contains("\nwhod_requests_refused_total{code=\"505\"} 1\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("\nwhod_timeouts_total{kind=\"header\"} 0\n"),
+        "{page}"
+    );
+}
+
+#[test]
+fn a_closing_connection_whose_client_has_shut_reads_its_end_of_file_and_closes() {
+    let mut h = harness();
+    h.send(b"GET /who HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    h.client.shutdown(Shutdown::Write).unwrap();
+    h.conn.on_peer_closed();
+    assert_eq!(
+        h.readable(),
+        Next::Close,
+        "no linger: the end of file is there to read"
+    );
+    assert!(h.responses(1)[0].1.contains("\r\nConnection: close\r\n"));
+}
+
+/// The client closes with an answer unread: its kernel sends a reset.
+fn reset(h: &mut Harness) {
+    // Swapped for a stand-in from a listener of its own, so that the harness keeps a client.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let stand_in = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    drop(std::mem::replace(&mut h.client, stand_in));
+    // The reset travels over loopback at once; give it a moment all the same.
+    std::thread::sleep(Duration::from_millis(20));
+}
+
+#[test]
+fn a_reset_seen_by_a_read_closes_the_connection() {
+    let mut h = harness();
+    h.send(WHO);
+    assert_eq!(h.readable(), Next::Wait);
+    reset(&mut h);
+    assert_eq!(h.readable(), Next::Close);
+}
+
+#[test]
+fn a_reset_while_lingering_closes_the_connection() {
+    let mut h = harness();
+    h.send(b"GET /who HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.conn.phase, Phase::Lingering);
+    reset(&mut h);
+    assert_eq!(h.readable(), Next::Close);
+}
+
+#[test]
+fn the_metrics_page_says_ready_until_shutdown() {
+    let mut h = harness();
+    assert!(page(&h).contains("\nwhod_ready 1\n"));
+    h.ctx.shutting_down = true;
+    assert!(page(&h).contains("\nwhod_ready 0\n"));
 }

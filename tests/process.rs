@@ -5,6 +5,7 @@ mod common;
 
 use common::{
     BIN, Client, Exhaustion, TIMEOUT, Whod, get, have_root, hostname, out_of_descriptors, signal,
+    wake_ups,
 };
 use std::net::TcpListener;
 use std::process::Command;
@@ -435,4 +436,18 @@ fn healthcheck_speaks_the_proxy_protocol_to_a_server_that_wants_it() {
     // Without the header the server closes the connection unanswered.
     let (code, _, err) = run(&["--healthcheck", "--port", &port]);
     assert_eq!(code, 1, "{err}");
+}
+
+#[test]
+fn an_idle_server_wakes_about_once_a_second() {
+    let whod = Whod::start(&[]);
+    // An idle keep-alive connection: its deadline is 75 s away, so nothing is due before.
+    let mut idle = whod.connect();
+    assert_eq!(idle.exchange(&get("/who")).status, 200);
+    std::thread::sleep(Duration::from_millis(200));
+    let before = wake_ups(whod.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let woke = wake_ups(whod.pid()) - before;
+    // The deadline scan runs at least once a second: about 2 in 2 s, not one per millisecond.
+    assert!(woke <= 10, "{woke} wake-ups in 2 s while idle");
 }

@@ -349,7 +349,12 @@ impl Worker {
                 next = next.min(conn.deadline());
             }
         }
-        // Never schedule a scan in the past, which would spin.
-        self.next_scan = next.max(now + Duration::from_millis(1));
+        self.next_scan = not_before(next, now);
     }
+}
+
+/// `at`, or 1 ms from `now` if that is later: a scan scheduled in the past would spin. (Every
+/// deadline a scan leaves is in the future; this is the net under that.)
+fn not_before(at: Instant, now: Instant) -> Instant {
+    at.max(now + Duration::from_millis(1))
 }

@@ -44,14 +44,16 @@ fn civil(unix_seconds: u64) -> Civil {
     }
 }
 
+/// Writes the last two decimal digits of `n`.
 fn two_digits(out: &mut [u8], n: u64) {
     out[0] = b'0' + (n / 10 % 10) as u8;
     out[1] = b'0' + (n % 10) as u8;
 }
 
+/// Writes the last four decimal digits of `n`.
 fn four_digits(out: &mut [u8], n: u64) {
     two_digits(&mut out[..2], n / 100);
-    two_digits(&mut out[2..], n % 100);
+    two_digits(&mut out[2..], n);
 }
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT`: always 29 bytes.

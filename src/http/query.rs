@@ -61,14 +61,6 @@ fn split_unquoted(bytes: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// `token = 1*tchar` (RFC 9110 §5.6.2).
-fn is_token(bytes: &[u8]) -> bool {
-    !bytes.is_empty()
-        && bytes
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 /// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )` (RFC 9110 §12.4.2), in
 /// thousandths: `0.5` is 500. `None` for anything else.
 fn qvalue(bytes: &[u8]) -> Option<u16> {
@@ -159,10 +151,10 @@ fn fit(range: &[u8], position: usize, offer: Offer) -> Option<Fit> {
     let mut parts = split_unquoted(range, b';');
     let media_range = parts.next()?.trim_ascii();
     let slash = media_range.iter().position(|&b| b == b'/')?;
+    // type, subtype and parameter names are tokens; one that is not cannot equal the names
+    // compared below (`*`, the offer's type and subtype, `q`, `charset`), so such a range never
+    // applies, as a malformed one must not: no separate check is needed.
     let (kind, subtype) = (&media_range[..slash], &media_range[slash + 1..]);
-    if !is_token(kind) || !is_token(subtype) {
-        return None;
-    }
     let (offer_kind, offer_subtype) = offer.media_type();
     let mut specificity = if kind == b"*" && subtype == b"*" {
         0
@@ -184,9 +176,6 @@ fn fit(range: &[u8], position: usize, offer: Offer) -> Option<Fit> {
         }
         let equals = parameter.iter().position(|&b| b == b'=')?;
         let (name, value) = (&parameter[..equals], &parameter[equals + 1..]);
-        if !is_token(name) {
-            return None;
-        }
         // "Recipients SHOULD process any parameter named "q" as weight, regardless of
         // parameter ordering" (RFC 9110 §12.4.2); the name is case-insensitive.
         if name.eq_ignore_ascii_case(b"q") {

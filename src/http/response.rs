@@ -253,6 +253,69 @@ mod tests {
         assert!(t.contains("nosniff\r\nVary: Accept\r\n\r\n{}"), "{t}");
     }
 
+    /// The registry as RFC 9110 §15, RFC 6585 and RFC 7725 list it, written out once more, so
+    /// that a phrase lost or changed in the table above shows here.
+    const REGISTERED: &str = "100 Continue
+101 Switching Protocols
+200 OK
+201 Created
+202 Accepted
+203 Non-Authoritative Information
+204 No Content
+205 Reset Content
+206 Partial Content
+300 Multiple Choices
+301 Moved Permanently
+302 Found
+303 See Other
+304 Not Modified
+305 Use Proxy
+307 Temporary Redirect
+308 Permanent Redirect
+400 Bad Request
+401 Unauthorized
+402 Payment Required
+403 Forbidden
+404 Not Found
+405 Method Not Allowed
+406 Not Acceptable
+407 Proxy Authentication Required
+408 Request Timeout
+409 Conflict
+410 Gone
+411 Length Required
+412 Precondition Failed
+413 Content Too Large
+414 URI Too Long
+415 Unsupported Media Type
+416 Range Not Satisfiable
+417 Expectation Failed
+421 Misdirected Request
+422 Unprocessable Content
+426 Upgrade Required
+428 Precondition Required
+429 Too Many Requests
+431 Request Header Fields Too Large
+451 Unavailable For Legal Reasons
+500 Internal Server Error
+501 Not Implemented
+502 Bad Gateway
+503 Service Unavailable
+504 Gateway Timeout
+505 HTTP Version Not Supported";
+
+    #[test]
+    fn every_registered_status_has_its_phrase_and_no_other_one_has() {
+        let mut registered = 0;
+        for line in REGISTERED.lines() {
+            let (code, phrase) = line.split_once(' ').unwrap();
+            assert_eq!(reason_phrase(code.parse().unwrap()), phrase, "{code}");
+            registered += 1;
+        }
+        let phrases = (100..=599).filter(|&code| !reason_phrase(code).is_empty());
+        assert_eq!(phrases.count(), registered);
+    }
+
     #[test]
     fn every_status_has_its_line_and_an_unregistered_one_an_empty_phrase() {
         let line = |status| {

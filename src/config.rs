@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use crate::http::request;
+use crate::http::scan;
 
 /// What `whod` was asked to do.
 #[derive(Debug, PartialEq)]
@@ -321,7 +321,7 @@ pub const FLAGS: &[Flag] = &[
                     .filter(|name| !name.is_empty())
                     .map(str::to_ascii_lowercase)
                     .collect();
-                if let Some(bad) = names.iter().find(|n| !n.bytes().all(request::is_token)) {
+                if let Some(bad) = names.iter().find(|n| !n.bytes().all(scan::is_token)) {
                     return Err(format!("{bad:?} is not a field name"));
                 }
                 if names.len() > MAX_HIDDEN_FIELDS {

@@ -16,9 +16,8 @@
 //! checked against their grammar, not merely skipped: a front end that reads a malformed one
 //! differently would disagree with us about where the body ends.
 
-use super::request::{
-    BODY_TOO_LARGE, Framing, MAX_BODY, MAX_FIELDS, MAX_HEADER_SECTION, is_field_value, is_token,
-};
+use super::request::{BODY_TOO_LARGE, Framing, MAX_BODY, MAX_FIELDS, MAX_HEADER_SECTION};
+use super::scan::{is_field_value, is_token};
 use super::{Reject, Status};
 
 /// Longest chunk-size line (the size and its extensions, without CRLF); nginx allows about

@@ -9,6 +9,7 @@ pub mod invariants;
 pub mod query;
 pub mod request;
 pub mod response;
+pub mod scan;
 
 /// The result of parsing a buffer that may hold only the beginning of a message.
 #[derive(Debug, PartialEq, Eq)]

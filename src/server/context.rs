@@ -200,8 +200,8 @@ impl Context {
         body_bytes(&self.hostname, body)
     }
 
-    /// The echo of a request whose head is `head`, as received. (Out of line, as the two below:
-    /// rare answers, kept out of the code the request path inlines.)
+    /// The echo of a request whose head is `head`, as received. (Out of line, as `metrics_page`
+    /// and `log`: rare work, kept out of the code the request path inlines.)
     #[inline(never)]
     pub fn echo(&self, format: Format, head: &[u8], peers: &Peers) -> Vec<u8> {
         let echo = Echo {

@@ -718,3 +718,14 @@ fn the_metrics_page_says_ready_until_shutdown() {
     h.ctx.shutting_down = true;
     assert!(page(&h).contains("\nwhod_ready 0\n"));
 }
+
+#[test]
+fn a_read_that_finds_nothing_waits() {
+    let mut h = harness();
+    // An event with nothing to read (or what it announced already read): wait, don't close.
+    assert_eq!(h.readable(), Next::Wait);
+    assert!(h.conn.drained && h.conn.is_idle());
+    h.send(WHO);
+    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.responses(1)[0].0, 200);
+}

@@ -266,6 +266,22 @@ fn a_delay_holds_one_answer_and_slows_nothing_else() {
 }
 
 #[test]
+fn a_short_delay_is_timed_to_the_millisecond_not_to_the_deadline_scan() {
+    // Timeouts are checked once a second; a delay of 100 ms must not wait for that scan.
+    let whod = Whod::start(&[]);
+    let mut client = whod.connect();
+    for _ in 0..3 {
+        let asked = Instant::now();
+        assert_eq!(client.exchange(&get("/who?delay=100ms")).status, 200);
+        let waited = asked.elapsed();
+        assert!(
+            waited >= Duration::from_millis(100) && waited < Duration::from_millis(500),
+            "{waited:?}"
+        );
+    }
+}
+
+#[test]
 fn a_delay_over_the_cap_or_malformed_is_400_naming_the_value() {
     let whod = Whod::start(&["--max-delay", "2s"]);
     let mut client = whod.connect();

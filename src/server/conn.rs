@@ -118,6 +118,9 @@ pub(crate) struct Conn {
     eof_read: bool,
     /// The last read emptied the socket: anything the client sends later brings a new event.
     drained: bool,
+    /// The client may still be sending when the connection closes (its request was refused,
+    /// or bytes followed the last answered one): linger rather than close at once.
+    linger: bool,
     /// `partial` holds requests left unanswered because `OUTPUT_LIMIT` was reached or an
     /// answer was delayed: they are answered before anything more is read.
     held_back: bool,
@@ -161,6 +164,7 @@ impl Conn {
             peer_closed: false,
             eof_read: false,
             drained: false,
+            linger: false,
             held_back: false,
             nagle: Nagle::NothingWritten,
         }
@@ -203,8 +207,11 @@ impl Conn {
                 return Next::Again;
             }
             reads += 1;
+            // The start of a request kept from the last read goes first (taken: it is copied).
             let kept = self.partial.len();
-            buf[..kept].copy_from_slice(&self.partial);
+            if kept > 0 {
+                buf[..kept].copy_from_slice(&std::mem::take(&mut self.partial));
+            }
             // Requests already read but held back go first; then read more.
             let read = if std::mem::take(&mut self.held_back) {
                 None
@@ -232,10 +239,9 @@ impl Conn {
                 // Not a PROXY protocol header: no answer, nothing to linger for.
                 return Next::Close;
             };
-            self.partial.clear();
-            self.partial.extend_from_slice(&buf[used..filled]);
-            if self.partial.is_empty() {
-                self.partial = Vec::new(); // an idle connection holds no buffer
+            // What is left is kept; an idle connection holds no buffer.
+            if used < filled {
+                self.partial = buf[used..filled].to_vec();
             }
             if self.send(ctx).is_err() {
                 return Next::Close;
@@ -335,7 +341,8 @@ impl Conn {
             // The requests behind a delayed answer wait for it (`release` serves them).
             return Some(at);
         }
-        // Closing: whatever follows the last answer is dropped unread.
+        // Closing: whatever follows the last answer is dropped unread, and more may come.
+        self.linger |= at < data.len();
         Some(data.len())
     }
 
@@ -394,9 +401,9 @@ impl Conn {
     /// has begun: then it goes at once, closing the connection).
     fn answer(&mut self, owed: Owed, ctx: &mut Context) {
         if !owed.delay.is_zero() && !ctx.shutting_down {
-            ctx.counters().delayed_answers.add(1);
             self.timer = Timer::Delay;
             self.deadline = ctx.clock.now + owed.delay;
+            ctx.delay_until(self.deadline);
             self.delayed = Some(owed);
             return;
         }
@@ -468,6 +475,7 @@ impl Conn {
         response.write_to(&mut ctx.batch, &ctx.clock.date);
         self.body = None;
         self.phase = Phase::Closing;
+        self.linger = true;
         self.answered = true;
     }
 
@@ -524,13 +532,18 @@ impl Conn {
         self.after_send(buf, ctx)
     }
 
-    /// Once all that is owed is sent, a closing connection closes at once if the client's end
-    /// of file was read; otherwise it shuts its sending side and lingers.
+    /// Once all that is owed is sent, a closing connection closes at once when nothing the
+    /// client sent can be left unread: its end of file was read, or (as nginx decides) its last
+    /// request was read whole with nothing after it, by a read that emptied the socket, and was
+    /// not refused. Otherwise it shuts its sending side and lingers: a client still sending
+    /// (a body after a refusal, requests after the last one) would get a reset on a close, and
+    /// a reset can destroy the answer before the client reads it.
     fn after_send(&mut self, buf: &mut [u8], ctx: &Context) -> Next {
         if self.phase != Phase::Closing || !self.unsent.is_empty() {
             return Next::Wait;
         }
-        if self.eof_read {
+        let nothing_left = self.drained && !self.linger && self.partial.is_empty();
+        if self.eof_read || nothing_left {
             return Next::Close;
         }
         let _ = self.stream.shutdown(Shutdown::Write);

@@ -131,6 +131,9 @@ pub(crate) struct Context {
     /// Shutdown has begun (the drain window, then the stop): every answer closes its
     /// connection and `/healthz` answers 503.
     pub shutting_down: bool,
+    /// The earliest end of a delay begun since the worker last asked: the one deadline that
+    /// can fall before the next scan (the timeouts are a second or more).
+    delay_end: Option<Instant>,
 }
 
 impl Context {
@@ -153,6 +156,7 @@ impl Context {
             batch: Vec::with_capacity(super::worker::READ_BUFFER),
             log: Vec::new(),
             shutting_down: false,
+            delay_end: None,
         };
         ctx.renew();
         ctx
@@ -178,6 +182,17 @@ impl Context {
             connection: Connection::Persistent,
         };
         response.write_to(&mut self.who_answer, &self.clock.date);
+    }
+
+    /// A delay begins, to end at `end`.
+    pub fn delay_until(&mut self, end: Instant) {
+        self.delay_end = Some(self.delay_end.map_or(end, |earliest| earliest.min(end)));
+        self.counters().delayed_answers.add(1);
+    }
+
+    /// The earliest end of the delays begun since the last call, if any.
+    pub fn take_delay_end(&mut self) -> Option<Instant> {
+        self.delay_end.take()
     }
 
     /// This worker's counters.

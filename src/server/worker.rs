@@ -125,6 +125,10 @@ impl Worker {
             for token in std::mem::take(&mut self.ready) {
                 self.on_ready_again(token);
             }
+            // A delay begun this turn may end before the next scan: scan then.
+            if let Some(end) = self.ctx.take_delay_end() {
+                self.next_scan = self.next_scan.min(end);
+            }
             let now = self.ctx.clock.now;
             if now >= self.next_scan {
                 self.expire();
@@ -192,11 +196,7 @@ impl Worker {
         match next {
             Next::Wait => {}
             Next::Again => self.ready.push(token),
-            Next::Close => return self.close(index),
-        }
-        // A deadline sooner than the next scan (a delayed answer) moves the scan forward.
-        if let Some(conn) = &self.slots[index].conn {
-            self.next_scan = self.next_scan.min(conn.deadline());
+            Next::Close => self.close(index),
         }
     }
 

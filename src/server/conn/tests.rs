@@ -296,14 +296,34 @@ fn a_request_not_received_in_time_gets_408_then_the_connection_lingers_and_close
 }
 
 #[test]
-fn a_closing_connection_lingers_dropping_what_the_client_still_sends() {
+fn a_last_request_read_whole_with_nothing_after_it_closes_at_once() {
     let mut h = harness();
     h.send(b"GET /who HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    // As nginx: the socket was emptied by the read and nothing followed the request, so
+    // closing cannot lose the answer to a reset; no shutdown, no linger.
+    assert_eq!(h.readable(), Next::Close);
+    assert_eq!(h.conn.phase, Phase::Closing, "never shut or lingered");
+    let response = &h.responses(1)[0];
+    assert!(response.1.contains("\r\nConnection: close\r\n"));
+    assert!(eof(h.close()));
+}
+
+#[test]
+fn a_closing_connection_with_bytes_after_its_last_request_lingers() {
+    let mut h = harness();
+    // A pipelined request after the last one: the client may still be sending.
+    h.send(
+        &[
+            &b"GET /who HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"[..],
+            WHO,
+        ]
+        .concat(),
+    );
     assert_eq!(h.readable(), Next::Wait);
     assert_eq!(h.conn.phase, Phase::Lingering);
     let response = &h.responses(1)[0];
     assert!(response.1.contains("\r\nConnection: close\r\n"));
-    assert!(h.client_sees_eof());
+    assert!(h.client_sees_eof(), "the sending side is shut");
     // What comes after the last answer is read and dropped, never answered.
     h.send(&WHO.repeat(10));
     assert_eq!(h.readable(), Next::Wait);
@@ -456,12 +476,10 @@ fn shutting_down_closes_each_connection_after_its_next_answer() {
     assert!(!h.conn.is_idle(), "a request is arriving");
     h.ctx.shutting_down = true;
     h.send(b"Host: t\r\n\r\n");
-    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.readable(), Next::Close, "answered, then closed");
     let response = &h.responses(1)[0];
     assert_eq!(response.0, 200);
     assert!(response.1.contains("\r\nConnection: close\r\n"));
-    assert_eq!(h.conn.phase, Phase::Lingering);
-    assert!(!h.conn.is_idle());
 }
 
 #[test]
@@ -494,6 +512,12 @@ fn a_delayed_answer_is_a_timer_and_the_requests_behind_it_wait_their_turn() {
     assert_eq!(h.readable(), Next::Wait);
     assert_eq!(h.conn.timer, Timer::Delay);
     assert_eq!(h.conn.deadline(), start + Duration::from_millis(1500));
+    assert_eq!(
+        h.ctx.take_delay_end(),
+        Some(h.conn.deadline()),
+        "the worker is told"
+    );
+    assert_eq!(h.ctx.take_delay_end(), None);
     assert!(
         !h.conn.is_idle() && !h.conn.partial.is_empty(),
         "the request behind it waits"
@@ -704,9 +728,9 @@ fn a_reset_seen_by_a_read_closes_the_connection() {
 #[test]
 fn a_reset_while_lingering_closes_the_connection() {
     let mut h = harness();
-    h.send(b"GET /who HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    h.send(b"GET /who HTTP/9.9\r\n\r\n");
     assert_eq!(h.readable(), Next::Wait);
-    assert_eq!(h.conn.phase, Phase::Lingering);
+    assert_eq!(h.conn.phase, Phase::Lingering, "a refusal lingers");
     reset(&mut h);
     assert_eq!(h.readable(), Next::Close);
 }

@@ -209,7 +209,7 @@ impl Conn {
             reads += 1;
             // The start of a request kept from the last read goes first (taken: it is copied).
             let kept = self.partial.len();
-            if kept > 0 {
+            if kept != 0 {
                 buf[..kept].copy_from_slice(&std::mem::take(&mut self.partial));
             }
             // Requests already read but held back go first; then read more.
@@ -240,7 +240,7 @@ impl Conn {
                 return Next::Close;
             };
             // What is left is kept; an idle connection holds no buffer.
-            if used < filled {
+            if used != filled {
                 self.partial = buf[used..filled].to_vec();
             }
             if self.send(ctx).is_err() {

@@ -171,6 +171,36 @@ fn many_pipelined_requests_in_one_write() {
     }
 }
 
+/// A client that sends many requests before it reads an answer: the answers fill the
+/// sockets' buffers, whod waits for the client to take more, and every answer arrives, in
+/// order, once it reads. Twice, on two connections.
+#[test]
+fn answers_wait_for_a_client_that_reads_late() {
+    let whod = Whod::start(&[]);
+    for _ in 0..2 {
+        let mut client = whod.connect();
+        // About 6 MB of requests and 26 MB of answers: more than loopback's buffers hold.
+        let count = 200_000;
+        let requests = get("/who").repeat(count);
+        let mut sender = client.stream().try_clone().unwrap();
+        let sending = std::thread::spawn(move || sender.write_all(&requests));
+        std::thread::sleep(Duration::from_millis(300));
+        for index in 0..count {
+            let response = client.response();
+            assert_eq!(
+                response.status,
+                200,
+                "answer {index}: {:?}",
+                response.text()
+            );
+        }
+        sending.join().unwrap().expect("every request sent");
+        drop(client);
+        // whod reads the end of file and closes, freeing the slot.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_request_may_arrive_one_byte_at_a_time() {
     let whod = Whod::start(&[]);

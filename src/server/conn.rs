@@ -207,11 +207,9 @@ impl Conn {
                 return Next::Again;
             }
             reads += 1;
-            // The start of a request kept from the last read goes first (taken: it is copied).
+            // The start of a request kept from the last read goes first, and what is read
+            // goes after it.
             let kept = self.partial.len();
-            if kept != 0 {
-                buf[..kept].copy_from_slice(&std::mem::take(&mut self.partial));
-            }
             // Requests already read but held back go first; then read more.
             let read = if std::mem::take(&mut self.held_back) {
                 None
@@ -234,6 +232,10 @@ impl Conn {
                     Err(_) => return Next::Close,
                 }
             };
+            // Taken only now: a read that found nothing leaves it kept. (Taken: it is copied.)
+            if kept != 0 {
+                buf[..kept].copy_from_slice(&std::mem::take(&mut self.partial));
+            }
             let filled = kept + read.unwrap_or(0);
             let Some(used) = self.answer_all(&buf[..filled], ctx) else {
                 // Not a PROXY protocol header: no answer, nothing to linger for.

@@ -753,3 +753,19 @@ fn a_read_that_finds_nothing_waits() {
     assert_eq!(h.readable(), Next::Wait);
     assert_eq!(h.responses(1)[0].0, 200);
 }
+
+#[test]
+fn a_read_that_finds_nothing_keeps_the_start_of_a_request() {
+    let mut h = harness();
+    let (start, end) = WHO.split_at(10);
+    h.send(start);
+    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.conn.partial, start);
+    // An event that brings nothing (a writable one, or one for bytes already read): the read
+    // finds nothing, and what was kept stays kept.
+    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.conn.partial, start);
+    h.send(end);
+    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.responses(1)[0].0, 200);
+}

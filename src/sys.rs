@@ -167,14 +167,14 @@ impl Interest {
     /// of them per new connection (EPOLLEXCLUSIVE: no thundering herd).
     pub const SHARED_LISTENER: Interest =
         Interest(libc::EPOLLIN as u32 | libc::EPOLLEXCLUSIVE as u32);
-    /// A connection: readable, writable and the peer's half-close, edge-triggered, registered
-    /// once for its whole life.
-    pub const CONNECTION: Interest = Interest(
-        libc::EPOLLIN as u32
-            | libc::EPOLLOUT as u32
-            | libc::EPOLLRDHUP as u32
-            | libc::EPOLLET as u32,
-    );
+    /// A connection: readable and the peer's half-close, edge-triggered. Not writable: a new
+    /// socket is writable at once, and asking for that would report it, an event that wakes
+    /// the worker for nothing, between the accept and the request, on every connection.
+    pub const CONNECTION: Interest =
+        Interest(libc::EPOLLIN as u32 | libc::EPOLLRDHUP as u32 | libc::EPOLLET as u32);
+    /// A connection whose answers the socket did not take at once: writable too, from then on.
+    pub const CONNECTION_WRITING: Interest =
+        Interest(Interest::CONNECTION.0 | libc::EPOLLOUT as u32);
     /// A wake-up socket: edge-triggered, so each byte written wakes every watcher once,
     /// and nobody needs to read it.
     pub const WAKE: Interest = Interest(libc::EPOLLIN as u32 | libc::EPOLLET as u32);
@@ -271,6 +271,25 @@ impl Epoll {
             libc::epoll_ctl(
                 self.fd.as_raw_fd(),
                 libc::EPOLL_CTL_ADD,
+                source.as_raw_fd(),
+                &mut event,
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Watches `source`, already added, for `interest` instead. Edge-triggered readiness that
+    /// is already there is reported at once, so none is missed in between.
+    pub fn modify(&self, source: &impl AsRawFd, interest: Interest, token: u64) -> io::Result<()> {
+        let mut event = libc::epoll_event {
+            events: interest.0,
+            u64: token,
+        };
+        // SAFETY: `event` is a valid epoll_event that lives across the call.
+        check(unsafe {
+            libc::epoll_ctl(
+                self.fd.as_raw_fd(),
+                libc::EPOLL_CTL_MOD,
                 source.as_raw_fd(),
                 &mut event,
             )

@@ -172,8 +172,9 @@ fn many_pipelined_requests_in_one_write() {
 }
 
 /// A client that sends many requests before it reads an answer: the answers fill the
-/// sockets' buffers, whod waits for the client to take more, and every answer arrives, in
-/// order, once it reads. Twice, on two connections.
+/// sockets' buffers, whod waits for the client to take more (watching the socket for
+/// writability from then on), and every answer arrives, in order, once it reads. Twice: the
+/// second connection likely takes the slot the first left, which must not look watched.
 #[test]
 fn answers_wait_for_a_client_that_reads_late() {
     let whod = Whod::start(&[]);

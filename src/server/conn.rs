@@ -45,6 +45,8 @@ const REQUEST_TIMEOUT: Reject = Reject::new(408, "request not received within th
 pub(crate) enum Next {
     /// Wait for its next event or its deadline.
     Wait,
+    /// The same, with answers the socket has not taken: it must be watched for writability.
+    WaitWritable,
     /// More to do than one turn allows: come back without waiting for an event.
     Again,
     Close,
@@ -168,6 +170,10 @@ impl Conn {
             held_back: false,
             nagle: Nagle::NothingWritten,
         }
+    }
+
+    pub fn socket(&self) -> &TcpStream {
+        &self.stream
     }
 
     pub fn deadline(&self) -> Instant {
@@ -523,7 +529,7 @@ impl Conn {
             Err(_) => return Next::Close,
         }
         if !self.unsent.is_empty() {
-            return Next::Wait;
+            return Next::WaitWritable;
         }
         self.unsent = Vec::new();
         if self.phase == Phase::Open {
@@ -541,7 +547,10 @@ impl Conn {
     /// (a body after a refusal, requests after the last one) would get a reset on a close, and
     /// a reset can destroy the answer before the client reads it.
     fn after_send(&mut self, buf: &mut [u8], ctx: &Context) -> Next {
-        if self.phase != Phase::Closing || !self.unsent.is_empty() {
+        if !self.unsent.is_empty() {
+            return Next::WaitWritable;
+        }
+        if self.phase != Phase::Closing {
             return Next::Wait;
         }
         let nothing_left = self.drained && !self.linger && self.partial.is_empty();

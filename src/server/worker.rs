@@ -16,8 +16,6 @@ use crate::sys::{self, Epoll, Event, Events, Interest};
 /// The worker's read buffer: room for the largest request head (8 KiB request line and
 /// 16 KiB of fields) and many pipelined requests after it.
 pub(crate) const READ_BUFFER: usize = 64 * 1024;
-/// Connections accepted per wake-up before other events get their turn.
-const ACCEPTS_PER_EVENT: usize = 64;
 const EVENTS_PER_WAIT: usize = 512;
 /// How long requests in flight get to finish once the stop begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -42,6 +40,8 @@ struct Slot {
     /// Bumped when the slot is freed, so a stale event cannot reach the slot's next connection.
     generation: u32,
     conn: Option<Conn>,
+    /// The connection is watched for writability (`Interest::CONNECTION_WRITING`).
+    watches_writable: bool,
 }
 
 pub(crate) struct Worker {
@@ -195,8 +195,28 @@ impl Worker {
     fn follow(&mut self, index: usize, token: u64, next: Next) {
         match next {
             Next::Wait => {}
+            Next::WaitWritable => self.watch_writable(index, token),
             Next::Again => self.ready.push(token),
             Next::Close => self.close(index),
+        }
+    }
+
+    /// The first time a connection's answers wait for the socket, it is watched for
+    /// writability too, for the rest of its life.
+    fn watch_writable(&mut self, index: usize, token: u64) {
+        let slot = &mut self.slots[index];
+        let Some(conn) = &slot.conn else {
+            return;
+        };
+        if slot.watches_writable {
+            return;
+        }
+        match self
+            .epoll
+            .modify(conn.socket(), Interest::CONNECTION_WRITING, token)
+        {
+            Ok(()) => slot.watches_writable = true,
+            Err(_) => self.close(index),
         }
     }
 
@@ -209,21 +229,19 @@ impl Worker {
         }
     }
 
+    /// Accepts one connection, as nginx does by default: the listener is level-triggered, so
+    /// while more wait, the next turn reports it again. Accepting on until the queue is empty
+    /// would cost one more accept call, the one that finds nothing, per wake-up.
     fn accept(&mut self) {
         let Some(listener) = self.listener.clone() else {
             return;
         };
-        for _ in 0..ACCEPTS_PER_EVENT {
-            match sys::accept(&listener) {
-                Ok((stream, peer)) => self.admit(stream, peer),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if sys::is_out_of_resources(&e) => {
-                    self.pause_accept(&listener, &e);
-                    return;
-                }
-                // The client left before we accepted it (ECONNABORTED) and the like: next.
-                Err(_) => {}
-            }
+        match sys::accept(&listener) {
+            Ok((stream, peer)) => self.admit(stream, peer),
+            Err(e) if sys::is_out_of_resources(&e) => self.pause_accept(&listener, &e),
+            // Another worker took it (EAGAIN), or the client left before we accepted it
+            // (ECONNABORTED) and the like.
+            Err(_) => {}
         }
     }
 
@@ -240,6 +258,7 @@ impl Worker {
             self.slots.push(Slot {
                 generation: 0,
                 conn: None,
+                watches_writable: false,
             });
             self.slots.len() - 1
         });
@@ -263,6 +282,7 @@ impl Worker {
         if let Some(conn) = slot.conn.take() {
             conn.close(&self.ctx);
             slot.generation = slot.generation.wrapping_add(1);
+            slot.watches_writable = false;
             self.free.push(index);
             self.live -= 1;
             self.shared.close_connection();

@@ -184,16 +184,20 @@ impl Harness {
                 next = self.readable();
             }
             again = next == Next::Again;
+            if matches!(next, Next::Wait | Next::WaitWritable) {
+                // The worker watches writability exactly when answers wait for the socket.
+                assert_eq!(next == Next::WaitWritable, !self.conn.unsent.is_empty());
+            }
             match next {
                 Next::Close => return Next::Close,
-                Next::Wait
-                    if self.conn.unsent.is_empty()
-                        && !self.conn.held_back
-                        && !(with_reads && self.readable_now()) =>
-                {
-                    return Next::Wait;
+                Next::Wait => {
+                    let unread = self.conn.held_back || (with_reads && self.readable_now());
+                    if !unread {
+                        return Next::Wait;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
                 }
-                Next::Wait => std::thread::sleep(Duration::from_millis(1)),
+                Next::WaitWritable => std::thread::sleep(Duration::from_millis(1)),
                 Next::Again => {}
             }
         }
@@ -390,7 +394,7 @@ fn answers_past_the_output_limit_hold_back_the_requests_behind_them() {
     small_buffers(&h);
     let count = MANY;
     h.send(&WHO.repeat(count));
-    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.readable(), Next::WaitWritable);
     // The client reads nothing: answers wait, and so do the requests behind them.
     assert!(!h.conn.unsent.is_empty());
     assert!(h.conn.held_back && !h.conn.partial.is_empty());
@@ -403,7 +407,7 @@ fn answers_past_the_output_limit_hold_back_the_requests_behind_them() {
     // While answers wait, nothing more is read, however much the client sends.
     let held = h.conn.partial.len();
     h.send(&WHO.repeat(10));
-    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.readable(), Next::WaitWritable);
     assert_eq!(h.conn.partial.len(), held);
     assert_eq!(h.unread_by_server(), 10 * WHO.len());
     // The client reads: every answer arrives, in order, and then the same connection serves
@@ -425,14 +429,14 @@ fn a_half_close_seen_while_a_write_is_blocked_is_remembered() {
     small_buffers(&h);
     let count = MANY;
     h.send(&WHO.repeat(count));
-    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.readable(), Next::WaitWritable);
     assert!(!h.conn.unsent.is_empty(), "the write blocked");
     // While the write is blocked, a last request and the half-close arrive. Their one event
     // comes now, when the connection does not read; no other will come.
     h.send(WHO);
     h.client.shutdown(Shutdown::Write).unwrap();
     h.conn.on_peer_closed();
-    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.readable(), Next::WaitWritable);
     // Only writable events from here: the last request is read in a short read, and only
     // the remembered half-close says to read on to the end of file.
     assert_eq!(
@@ -449,7 +453,7 @@ fn a_client_that_resets_while_answers_wait_is_closed() {
     let mut h = harness();
     small_buffers(&h);
     h.send(&WHO.repeat(MANY));
-    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.readable(), Next::WaitWritable);
     assert!(!h.conn.unsent.is_empty());
     // Closing with unread answers in its buffer makes the client's kernel send a reset.
     let Harness {

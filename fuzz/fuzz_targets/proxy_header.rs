@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use whod::http::invariants::split_input;
-use whod::proxy_protocol::check_splits;
+use whod::proxy_protocol::invariants::check_splits;
 
 fuzz_target!(|data: &[u8]| {
     let Some((input, ends)) = split_input(data) else {

@@ -15,16 +15,15 @@ use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::context::{Body, Context, Owed, Peers};
+use super::context::{Context, Owed};
 use crate::config::AccessLog;
 use crate::http::body::BodySkipper;
-use crate::http::request::{self, Request};
+use crate::http::request;
 use crate::http::response::{Connection, Response, TEXT};
 use crate::http::{Reject, Status};
 use crate::metrics::Timeout;
 use crate::proxy_protocol;
 use crate::sys;
-use crate::who::{self, Content};
 
 /// Answers a connection may have waiting to be sent before it stops answering more: a client
 /// that pipelines requests without reading the answers holds at most this much (plus one read
@@ -354,57 +353,6 @@ impl Conn {
         Some(data.len())
     }
 
-    /// Routes a request, renders what its answer shows, counts and logs it; the answer is
-    /// written now, after the body, or after its delay.
-    fn decide(&self, request: &Request, head: &[u8], ctx: &mut Context) -> Owed {
-        let reply = who::route(request, head, &ctx.settings.routes, || ctx.health());
-        let connection = if !request.keep_alive || ctx.shutting_down {
-            Connection::Close
-        } else if request.minor_version == 0 {
-            Connection::KeepAlive
-        } else {
-            Connection::Persistent
-        };
-        let head_only = request.method == b"HEAD";
-        let content_type = reply.content_type();
-        let vary_accept = reply.varies_with_accept();
-        let body = match reply.content {
-            Content::Hostname => Body::Hostname,
-            Content::Text(text) => Body::Text(text),
-            Content::Message(message) => Body::Owned(message.into_bytes()),
-            Content::Echo(format) => Body::Owned(ctx.echo(format, head, &self.peers())),
-            Content::Metrics => Body::Owned(ctx.metrics_page()),
-        };
-        ctx.counters().request(reply.route, reply.status);
-        if ctx.settings.access_log != AccessLog::Off {
-            let bytes = if head_only || matches!(reply.status, 204 | 304) {
-                0
-            } else {
-                ctx.body(&body).len()
-            };
-            ctx.log(self.client, Some(head), reply.status, bytes);
-        }
-        Owed {
-            status: reply.status,
-            body,
-            content_type,
-            vary_accept,
-            allow: reply.allow,
-            head_only,
-            connection,
-            delay: reply.delay,
-        }
-    }
-
-    fn peers(&self) -> Peers {
-        Peers {
-            client: self.client,
-            proxy: (self.client != self.peer).then_some(self.peer),
-            // Asked of the kernel only for an echo; a connected socket always has one.
-            local: self.stream.local_addr().unwrap_or(self.peer),
-        }
-    }
-
     /// Writes the answer into the batch, or holds it if it asks for a delay (unless shutdown
     /// has begun: then it goes at once, closing the connection).
     fn answer(&mut self, owed: Owed, ctx: &mut Context) {
@@ -636,5 +584,6 @@ impl Conn {
     }
 }
 
+mod dispatch;
 #[cfg(test)]
 mod tests;

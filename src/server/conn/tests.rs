@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::server::Shared;
 use crate::server::worker::READ_BUFFER;
 use crate::sys;
+use crate::who;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;

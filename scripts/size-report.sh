@@ -30,7 +30,7 @@ import re, sys, collections
 rules = [
     ("glibc: per-CPU string function variants (AVX2, EVEX, SSE...)", r"^_*(mem|str|stp|wmem|wcs|rawmemchr)\w*_(avx|evex|sse|erms|ssse3)"),
     ("std: backtrace printing (gimli, addr2line, miniz_oxide, rustc_demangle)", r"gimli|addr2line|miniz|rustc_demangle|backtrace|symboliz|object::"),
-    ("who: our code", r"(^|[<( &])who::"),
+    ("whod: our code", r"(^|[<( &])whod::"),
     ("Rust: std, core, alloc", r"::"),
     ("glibc: stdio, printf, strtod, locale, iconv", r"printf|scanf|strto|mpn|wcs|mbs|mbrtowc|wcrtomb|iconv|gconv|locale|_nl_|ctype|collat|translit|_IO_|tens"),
     ("glibc: loader (static-pie relocation, dlopen for NSS), TLS, malloc, threads", r"dl_|_dl|elf|tls|tunable|malloc|arena|tcache|_int_|free|pthread"),

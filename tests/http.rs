@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Client, Whod, get, hostname};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::time::Duration;
 
 #[test]
@@ -168,6 +168,44 @@ fn many_pipelined_requests_in_one_write() {
     client.send(&get("/who").repeat(count));
     for _ in 0..count {
         assert_eq!(client.response().text(), hostname());
+    }
+}
+
+/// `/who`'s answer byte for byte, its Date aside, as every version has written it: from the
+/// pre-rendered copy (a plain GET) and from the router (a query, HTTP/1.0) alike.
+#[test]
+fn who_answers_the_same_bytes_by_every_path() {
+    let whod = Whod::start(&[]);
+    let host = hostname();
+    let answer = |date: &str, connection: &str| {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\
+             Date: {date}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\
+             {connection}\r\n{host}",
+            host.len()
+        )
+    };
+    let cases: [(&[u8], &str); 4] = [
+        (b"GET /who HTTP/1.1\r\nHost: a\r\n\r\n", ""),
+        (b"GET /who?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", ""),
+        (
+            b"GET /who HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "Connection: close\r\n",
+        ),
+        (b"GET /who HTTP/1.0\r\n\r\n", "Connection: close\r\n"),
+    ];
+    for (request, connection) in cases {
+        let mut client = whod.connect();
+        client.send(request);
+        let mut bytes = vec![0; answer(&"D".repeat(29), connection).len()];
+        client
+            .reader
+            .read_exact(&mut bytes)
+            .expect("the whole answer");
+        let text = String::from_utf8(bytes).unwrap();
+        let date = text.split("Date: ").nth(1).map_or("", |rest| &rest[..29]);
+        assert_eq!(text, answer(date, connection), "{request:?}");
+        assert!(connection.is_empty() || client.is_closed(), "{request:?}");
     }
 }
 

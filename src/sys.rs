@@ -262,25 +262,22 @@ impl Epoll {
 
     /// Watches `source` for `interest`; `token` comes back in each event for it.
     pub fn add(&self, source: &impl AsRawFd, interest: Interest, token: u64) -> io::Result<()> {
-        let mut event = libc::epoll_event {
-            events: interest.0,
-            u64: token,
-        };
-        // SAFETY: `event` is a valid epoll_event that lives across the call.
-        check(unsafe {
-            libc::epoll_ctl(
-                self.fd.as_raw_fd(),
-                libc::EPOLL_CTL_ADD,
-                source.as_raw_fd(),
-                &mut event,
-            )
-        })?;
-        Ok(())
+        self.control(libc::EPOLL_CTL_ADD, source, interest, token)
     }
 
     /// Watches `source`, already added, for `interest` instead. Edge-triggered readiness that
     /// is already there is reported at once, so none is missed in between.
     pub fn modify(&self, source: &impl AsRawFd, interest: Interest, token: u64) -> io::Result<()> {
+        self.control(libc::EPOLL_CTL_MOD, source, interest, token)
+    }
+
+    fn control(
+        &self,
+        operation: libc::c_int,
+        source: &impl AsRawFd,
+        interest: Interest,
+        token: u64,
+    ) -> io::Result<()> {
         let mut event = libc::epoll_event {
             events: interest.0,
             u64: token,
@@ -289,7 +286,7 @@ impl Epoll {
         check(unsafe {
             libc::epoll_ctl(
                 self.fd.as_raw_fd(),
-                libc::EPOLL_CTL_MOD,
+                operation,
                 source.as_raw_fd(),
                 &mut event,
             )

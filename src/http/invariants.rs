@@ -59,27 +59,32 @@ fn read_body(
     Ok(None)
 }
 
-/// Parses `input` whole, then as if it had arrived in pieces ending at `ends` (each prefix
-/// parsed anew, as the server does): every prefix must be `Partial` until one gives the whole
-/// input's answer, and all longer ones the same answer. A complete head must be well formed,
-/// and the body after it must end at the same byte however it is split.
-pub fn check_splits(input: &[u8], ends: &[usize]) -> Result<(), String> {
-    check_splits_of(&WHOD, input, ends)
-}
+/// What a push parser answers for the bytes so far.
+pub type Answer<T, E> = Result<Status<T>, E>;
 
-fn check_splits_of(parsers: &Parsers, input: &[u8], ends: &[usize]) -> Result<(), String> {
-    let whole = (parsers.head)(input);
+/// The split check every push parser must pass (this module's, and the PROXY protocol
+/// header's): parses `input` whole, then each prefix ending at `ends`; every prefix must be
+/// `Partial` until one gives the whole input's answer, and all longer ones the same answer, and
+/// no prefix that holds a complete item (`len` of the whole answer) may be `Partial`. Returns
+/// the whole input's answer and the ends checked, sorted, the input's length among them.
+pub fn check_prefixes<'i, T: PartialEq + std::fmt::Debug, E: PartialEq + std::fmt::Debug>(
+    parse: impl Fn(&'i [u8]) -> Answer<T, E>,
+    len: impl Fn(&T) -> usize,
+    input: &'i [u8],
+    ends: &[usize],
+) -> Result<(Answer<T, E>, Vec<usize>), String> {
+    let whole = parse(input);
     let mut ends: Vec<usize> = ends.iter().map(|&end| end.min(input.len())).collect();
     ends.push(input.len());
     ends.sort_unstable();
     ends.dedup();
     let mut settled = false;
     for &end in &ends {
-        let prefix = (parsers.head)(&input[..end]);
+        let prefix = parse(&input[..end]);
         match (&prefix, &whole) {
-            (Ok(Status::Partial), Ok(Status::Complete(head))) if end >= head.head_len => {
+            (Ok(Status::Partial), Ok(Status::Complete(item))) if end >= len(item) => {
                 return Err(format!(
-                    "a prefix of {end} bytes holds the whole head but is Partial"
+                    "a prefix of {end} bytes holds the whole of {item:?} but is Partial"
                 ));
             }
             (Ok(Status::Partial), _) if !settled => {}
@@ -91,6 +96,19 @@ fn check_splits_of(parsers: &Parsers, input: &[u8], ends: &[usize]) -> Result<()
             }
         }
     }
+    Ok((whole, ends))
+}
+
+/// Parses `input` whole, then as if it had arrived in pieces ending at `ends` (each prefix
+/// parsed anew, as the server does): every prefix must be `Partial` until one gives the whole
+/// input's answer, and all longer ones the same answer. A complete head must be well formed,
+/// and the body after it must end at the same byte however it is split.
+pub fn check_splits(input: &[u8], ends: &[usize]) -> Result<(), String> {
+    check_splits_of(&WHOD, input, ends)
+}
+
+fn check_splits_of(parsers: &Parsers, input: &[u8], ends: &[usize]) -> Result<(), String> {
+    let (whole, ends) = check_prefixes(parsers.head, |head| head.head_len, input, ends)?;
     match whole {
         Ok(Status::Complete(head)) => {
             if head.method.is_empty() || head.target.is_empty() || head.head_len > input.len() {

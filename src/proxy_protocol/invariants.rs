@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::{Addresses, V1_MAX, V2_MAX, parse};
 use crate::http::Status;
+use crate::http::invariants::check_prefixes;
 
 /// Parses `input` whole, then as if it had arrived in pieces ending at `ends` (each prefix
 /// parsed anew, as the server does): every prefix must be `Partial` until one gives the whole
@@ -12,29 +13,7 @@ use crate::http::Status;
 /// version's bound and give the same answer alone; a version 1 line must mean what std's
 /// address parsers read in it.
 pub fn check_splits(input: &[u8], ends: &[usize]) -> Result<(), String> {
-    let whole = parse(input);
-    let mut ends: Vec<usize> = ends.iter().map(|&end| end.min(input.len())).collect();
-    ends.push(input.len());
-    ends.sort_unstable();
-    ends.dedup();
-    let mut settled = false;
-    for &end in &ends {
-        let prefix = parse(&input[..end]);
-        match (&prefix, &whole) {
-            (Ok(Status::Partial), Ok(Status::Complete(header))) if end >= header.len => {
-                return Err(format!(
-                    "a prefix of {end} bytes holds the whole header but is Partial"
-                ));
-            }
-            (Ok(Status::Partial), _) if !settled => {}
-            (prefix, whole) if prefix == whole => settled = true,
-            _ => {
-                return Err(format!(
-                    "a prefix of {end} bytes gives {prefix:?}, the whole input {whole:?}"
-                ));
-            }
-        }
-    }
+    let (whole, _) = check_prefixes(parse, |header| header.len, input, ends)?;
     let Ok(Status::Complete(header)) = whole else {
         return Ok(());
     };

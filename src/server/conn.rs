@@ -171,6 +171,7 @@ impl Conn {
         }
     }
 
+    /// For the worker, to change what epoll watches it for.
     pub fn socket(&self) -> &TcpStream {
         &self.stream
     }
@@ -212,10 +213,10 @@ impl Conn {
                 return Next::Again;
             }
             reads += 1;
-            // The start of a request kept from the last read goes first, and what is read
-            // goes after it.
+            // What was kept (the start of a request, or requests held back) goes first in the
+            // buffer, and what is read now after it.
             let kept = self.partial.len();
-            // Requests already read but held back go first; then read more.
+            // Requests held back are answered before anything more is read.
             let read = if std::mem::take(&mut self.held_back) {
                 None
             } else {
@@ -237,7 +238,7 @@ impl Conn {
                     Err(_) => return Next::Close,
                 }
             };
-            // Taken only now: a read that found nothing leaves it kept. (Taken: it is copied.)
+            // Moved into the buffer only now, so that a read that found nothing leaves it kept.
             if kept != 0 {
                 buf[..kept].copy_from_slice(&std::mem::take(&mut self.partial));
             }

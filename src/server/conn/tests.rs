@@ -191,14 +191,10 @@ impl Harness {
             }
             match next {
                 Next::Close => return Next::Close,
-                Next::Wait => {
-                    let unread = self.conn.held_back || (with_reads && self.readable_now());
-                    if !unread {
-                        return Next::Wait;
-                    }
-                    std::thread::sleep(Duration::from_millis(1));
+                Next::Wait if !(self.conn.held_back || with_reads && self.readable_now()) => {
+                    return Next::Wait;
                 }
-                Next::WaitWritable => std::thread::sleep(Duration::from_millis(1)),
+                Next::Wait | Next::WaitWritable => std::thread::sleep(Duration::from_millis(1)),
                 Next::Again => {}
             }
         }

@@ -353,6 +353,10 @@ if [ -n "$prometheus_pid" ]; then
     up=$?
     first=$(q 'up{job="whod"}[1m]' | head -n 1 | awk -v s="$prometheus_started" '{ printf "%d", ($2 - s / 1e9) * 1000 }')
     check "Prometheus has scraped whod: up == 1 (its first scrape ${first:-?} ms after it started; waited at most 20 s)" test "$up" = 0
+    # The two jobs' scrapes start at different offsets: the proxied target may not have had
+    # its first scrape (health "unknown") when whod's is up. Wait for it, at most 10 s.
+    proxied_scraped() { py targets "$prometheus_port" | grep -qE '^whod_proxied (up|down) '; }
+    until_true 10 proxied_scraped
     py targets "$prometheus_port" >"$work/targets.txt"
     read -r _ health url last_error < <(grep '^whod ' "$work/targets.txt")
     check "the target is healthy, with no scrape error ($health, $url, last error: $last_error)" \

@@ -2,8 +2,9 @@
 //! plain load and store (no lock, no locked add, no cache line written by two threads), and a
 //! scrape sums them. The page is the Prometheus text exposition format, version 0.0.4.
 //!
-//! Every label value comes from a fixed set (routes, status codes 100-599, timeout kinds), so no
-//! client can grow the page.
+//! Every label value comes from a small fixed set, so no client can grow the page past it: the
+//! routes, the status codes each route answers (for `/status/NNN`, which answers whatever code
+//! it is asked, the class: `2xx` to `5xx`), the parser's refusals, the timeout kinds.
 
 use std::fmt;
 use std::io::Write;
@@ -88,8 +89,14 @@ impl Counters {
         }
     }
 
-    /// A request answered.
+    /// A request answered. `/status/NNN` is counted by class (`status` 503 as 500, shown
+    /// `5xx`): one client walking `/status/200` to `/status/599` must not add 400 series.
     pub fn request(&self, route: Route, status: u16) {
+        let status = if route == Route::Status {
+            status / 100 * 100
+        } else {
+            status
+        };
         self.requests[route as usize][code_index(status)].add(1);
     }
 
@@ -161,8 +168,8 @@ fn total(workers: &[Counters], counter: fn(&Counters) -> &Counter) -> u64 {
 
 /// Writes the whole page: the sums of every worker's counters, the gauges, the process.
 pub fn render(out: &mut Vec<u8>, workers: &[Counters], gauges: &Gauges) {
-    // Each status code's count, one sample per code that happened; every route's 200 is
-    // always there, so that a rate over it starts at zero.
+    // Each status code's count, one sample per code that happened; every route's usual code
+    // is always there, so that a rate over it starts at zero.
     let by_code = |out: &mut Vec<u8>, name: &str, route: Option<Route>| {
         for index in 0..CODES {
             let count = workers
@@ -172,11 +179,16 @@ pub fn render(out: &mut Vec<u8>, workers: &[Counters], gauges: &Gauges) {
                     None => w.refused_by_parser[index].get(),
                 })
                 .fold(0, u64::wrapping_add);
-            let status = index + 100;
-            if count == 0 && (route.is_none() || status != 200) {
+            let status = index as u16 + 100;
+            if count == 0 && route.is_none_or(|route| status != route.usual_status()) {
                 continue;
             }
             let _ = match route {
+                Some(Route::Status) => writeln!(
+                    out,
+                    "{name}{{route=\"status\",code=\"{}xx\"}} {count}",
+                    status / 100
+                ),
                 Some(route) => writeln!(
                     out,
                     "{name}{{route=\"{}\",code=\"{status}\"}} {count}",
@@ -379,10 +391,19 @@ mod tests {
             value(&page, r#"whod_requests_total{route="other",code="404"}"#),
             Some("1")
         );
-        // Each route's 200 is there from the start; other codes only once they happened.
+        // Each route's usual code is there from the start; other codes only once they
+        // happened. A 404 is all `other` ever answers: it has no 200.
         assert_eq!(
             value(&page, r#"whod_requests_total{route="echo",code="200"}"#),
             Some("0")
+        );
+        assert_eq!(
+            value(&page, r#"whod_requests_total{route="status",code="2xx"}"#),
+            Some("0")
+        );
+        assert_eq!(
+            value(&page, r#"whod_requests_total{route="other",code="200"}"#),
+            None
         );
         assert_eq!(
             value(&page, r#"whod_requests_total{route="who",code="404"}"#),
@@ -455,13 +476,44 @@ mod tests {
     }
 
     #[test]
+    fn the_status_route_counts_by_class_so_no_client_grows_the_page() {
+        let workers = [Counters::new()];
+        let before = page(&workers).lines().count();
+        for code in 200..=599 {
+            workers[0].request(Route::Status, code);
+        }
+        let page = page(&workers);
+        for (class, count) in [
+            ("2xx", "100"),
+            ("3xx", "100"),
+            ("4xx", "100"),
+            ("5xx", "100"),
+        ] {
+            assert_eq!(
+                value(
+                    &page,
+                    &format!("whod_requests_total{{route=\"status\",code=\"{class}\"}}")
+                ),
+                Some(count),
+                "{class}"
+            );
+        }
+        assert_eq!(page.lines().count(), before + 3, "three classes more");
+    }
+
+    #[test]
     fn a_status_outside_100_599_counts_at_the_edge_not_out_of_bounds() {
         let workers = [Counters::new()];
         workers[0].request(Route::Status, 999);
+        workers[0].request(Route::Who, 999);
         workers[0].refused(42);
         let page = page(&workers);
         assert_eq!(
-            value(&page, r#"whod_requests_total{route="status",code="599"}"#),
+            value(&page, r#"whod_requests_total{route="status",code="5xx"}"#),
+            Some("1")
+        );
+        assert_eq!(
+            value(&page, r#"whod_requests_total{route="who",code="599"}"#),
             Some("1")
         );
         assert_eq!(

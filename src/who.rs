@@ -33,6 +33,15 @@ impl Route {
         Route::Other,
     ];
 
+    /// The status the route usually answers, whose count the metrics page always shows (at
+    /// 0 from the start, so that a `rate()` over it starts at once).
+    pub fn usual_status(self) -> u16 {
+        match self {
+            Route::Other => 404,
+            _ => 200,
+        }
+    }
+
     /// The metrics' label value.
     pub fn label(self) -> &'static str {
         match self {
@@ -373,6 +382,10 @@ mod tests {
     fn echo_in_text_or_json() {
         assert_eq!(get("/echo").content, Content::Echo(Format::Text));
         assert_eq!(
+            get("/echo#?format=json").content,
+            Content::Echo(Format::Text)
+        );
+        assert_eq!(
             get("/echo?format=json").content,
             Content::Echo(Format::Json)
         );
@@ -454,6 +467,11 @@ mod tests {
             assert!(message.contains("at most 10s (--max-delay)"), "{message}");
             assert!(message.ends_with(&format!("got \"{bad}\"")), "{message}");
         }
+        // A fragment is ignored, a `?` inside it too: no client sends one, and no part of it
+        // can ask for anything.
+        assert_eq!(get("/who#?delay=2s").delay, Duration::ZERO);
+        assert_eq!(get("/who#?delay=2s").status, 200);
+        assert_eq!(get("/who?delay=1s#x").delay, Duration::from_secs(1));
         // A 405 or a 404 is never held.
         let post = route_with("POST", "/who?delay=1s", None, &ALL_ON, Serving);
         assert_eq!((post.status, post.delay), (405, Duration::ZERO));

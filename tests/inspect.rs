@@ -266,6 +266,32 @@ fn a_delay_holds_one_answer_and_slows_nothing_else() {
 }
 
 #[test]
+fn nothing_after_a_fragment_mark_is_read_as_the_query() {
+    // A client never sends a fragment; one that does asks for nothing after its `#`.
+    let whod = Whod::start(&[]);
+    let mut client = whod.connect();
+    let asked = Instant::now();
+    let who = client.exchange(&get("/who#?delay=2s"));
+    assert_eq!((who.status, who.text()), (200, hostname()));
+    assert!(
+        asked.elapsed() < Duration::from_millis(1500),
+        "the delay was read"
+    );
+    let echo = client.exchange(&get("/echo#?format=json"));
+    assert_eq!(
+        echo.header("Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert!(
+        echo.text()
+            .contains("\n\nGET /echo#?format=json HTTP/1.1\n")
+    );
+    // Before the `#`, the query counts as ever.
+    let json = client.exchange(&get("/echo?format=json#x"));
+    assert_eq!(json.header("Content-Type"), Some("application/json"));
+}
+
+#[test]
 fn a_short_delay_is_timed_to_the_millisecond_not_to_the_deadline_scan() {
     // Timeouts are checked once a second; a delay of 100 ms must not wait for that scan.
     let whod = Whod::start(&[]);
@@ -298,6 +324,42 @@ fn a_delay_over_the_cap_or_malformed_is_400_naming_the_value() {
     let start = Instant::now();
     assert_eq!(client.exchange(&get("/who?delay=2s")).status, 200);
     assert!(start.elapsed() >= Duration::from_secs(2));
+}
+
+#[test]
+fn the_drain_window_keeps_delays_and_the_stop_sends_the_rest() {
+    let mut whod = Whod::start(&["--shutdown-delay", "2"]);
+    let mut long = whod.connect();
+    long.send(&get("/who?delay=10s"));
+    std::thread::sleep(Duration::from_millis(100));
+    let start = Instant::now();
+    whod.signal("TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    // Asked within the window, a delay is kept, and its answer closes the connection.
+    let mut short = whod.connect();
+    let asked = Instant::now();
+    let response = short.exchange(&get("/who?delay=500ms"));
+    assert!(
+        asked.elapsed() >= Duration::from_millis(490),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(
+        (response.status, response.header("Connection")),
+        (200, Some("close"))
+    );
+    // A delay that outlasts the window is answered when the window ends, with the stop.
+    let response = long.response();
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    assert_eq!(
+        (response.status, response.header("Connection")),
+        (200, Some("close"))
+    );
+    assert!(whod.wait(Duration::from_secs(5)).success());
 }
 
 #[test]

@@ -3,18 +3,22 @@
 //!
 //! Both read bytes as received: nothing is decoded or copied.
 
-/// The query of a request target: the bytes after its first `?`, up to a `#` if one follows.
-/// `None` without a `?`.
+/// The query of a request target: the bytes after its first `?` and before any `#`. `None`
+/// without a `?` before the first `#`.
 ///
 /// `?` cannot appear in a scheme, an authority or a path (RFC 3986 §3), so the first `?`
 /// starts the query in every form of target: origin-form `/echo?x=1` and absolute-form
-/// `http://h/echo?x=1` alike. A fragment is never sent in a request, but the parser lets a
-/// `#` through, and `Request::path` ends there too.
+/// `http://h/echo?x=1` alike. A fragment is never sent in a request (RFC 9112 §3.2 has none),
+/// but the parser lets a `#` through, as nginx does: everything from the first `#` on is
+/// ignored, by `Request::path` and here alike, so `/who#?delay=2s` is a plain `/who`.
 pub fn query(target: &[u8]) -> Option<&[u8]> {
-    let start = target.iter().position(|&b| b == b'?')? + 1;
-    let rest = &target[start..];
-    let end = rest.iter().position(|&b| b == b'#').unwrap_or(rest.len());
-    Some(&rest[..end])
+    let end = target
+        .iter()
+        .position(|&b| b == b'#')
+        .unwrap_or(target.len());
+    let before_fragment = &target[..end];
+    let start = before_fragment.iter().position(|&b| b == b'?')? + 1;
+    Some(&before_fragment[start..])
 }
 
 /// The query's parameters in order, as `(name, value)`: the query split at each `&`, each
@@ -256,7 +260,9 @@ mod tests {
             (b"/echo?x#frag", Some(b"x")),
             (b"/echo?", Some(b"")),
             (b"/echo", None),
-            (b"/echo#?x", Some(b"x")),
+            (b"/echo#?x", None),
+            (b"/echo#a?x", None),
+            (b"/echo?a#b?x", Some(b"a")),
             (b"http://h/echo", None),
             (b"h:443", None),
             (b"*", None),

@@ -71,7 +71,7 @@ fn serve(config: &Config) -> ExitCode {
     }
     let stop = loop {
         match signals.wait(None) {
-            Ok(Some(signal @ (Signal::Term | Signal::Int))) => break signal,
+            Ok(Some(signal)) if signal.is_stop() => break signal,
             Ok(Some(signal)) => set_ready(&running, signal),
             Ok(None) => {}
             Err(error) => return fail(format_args!("cannot wait for signals: {error}")),
@@ -86,12 +86,13 @@ fn serve(config: &Config) -> ExitCode {
             delay.as_secs()
         );
         running.drain();
-        // A second SIGTERM or SIGINT ends the window early.
+        // A second stop signal ends the window early.
         let end = Instant::now() + delay;
         loop {
             let left = end.saturating_duration_since(Instant::now());
             match signals.wait(Some(left)) {
-                Ok(None) | Ok(Some(Signal::Term | Signal::Int)) => break,
+                Ok(None) => break,
+                Ok(Some(signal)) if signal.is_stop() => break,
                 Ok(Some(signal)) => set_ready(&running, signal),
                 Err(error) => return fail(format_args!("cannot wait for signals: {error}")),
             }

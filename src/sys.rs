@@ -337,17 +337,30 @@ impl Epoll {
 pub enum Signal {
     Term,
     Int,
+    /// A terminal hang-up, or `docker kill -s HUP`.
+    Hup,
+    /// What some inits forward, and what nginx takes for a graceful stop.
+    Quit,
     Usr1,
     Usr2,
 }
 
 impl Signal {
-    const ALL: [Signal; 4] = [Signal::Term, Signal::Int, Signal::Usr1, Signal::Usr2];
+    const ALL: [Signal; 6] = [
+        Signal::Term,
+        Signal::Int,
+        Signal::Hup,
+        Signal::Quit,
+        Signal::Usr1,
+        Signal::Usr2,
+    ];
 
     fn number(self) -> libc::c_int {
         match self {
             Signal::Term => libc::SIGTERM,
             Signal::Int => libc::SIGINT,
+            Signal::Hup => libc::SIGHUP,
+            Signal::Quit => libc::SIGQUIT,
             Signal::Usr1 => libc::SIGUSR1,
             Signal::Usr2 => libc::SIGUSR2,
         }
@@ -357,13 +370,22 @@ impl Signal {
         match self {
             Signal::Term => "SIGTERM",
             Signal::Int => "SIGINT",
+            Signal::Hup => "SIGHUP",
+            Signal::Quit => "SIGQUIT",
             Signal::Usr1 => "SIGUSR1",
             Signal::Usr2 => "SIGUSR2",
         }
     }
+
+    /// SIGTERM, SIGINT, SIGHUP and SIGQUIT all stop `whod` the same graceful way: left at
+    /// their default action, the last two would kill it on the spot, answers in flight lost.
+    pub fn is_stop(self) -> bool {
+        !matches!(self, Signal::Usr1 | Signal::Usr2)
+    }
 }
 
-/// SIGTERM, SIGINT, SIGUSR1 and SIGUSR2, blocked so that only `wait` receives them.
+/// SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2, blocked so that only `wait` receives
+/// them.
 pub struct Signals {
     set: libc::sigset_t,
 }

@@ -216,6 +216,38 @@ fn sigterm_when_idle_exits_0_at_once_and_closes_idle_connections() {
 }
 
 #[test]
+fn sighup_and_sigquit_stop_gracefully_as_sigterm_does() {
+    // Left at their default action, both would kill whod on the spot: answers in flight
+    // lost, death by signal. Each is a graceful stop, drain window included.
+    for signal in ["HUP", "QUIT"] {
+        let mut whod = Whod::start(&["--shutdown-delay", "1"]);
+        let mut in_flight = whod.connect();
+        in_flight.send(b"GET /who HTTP/1.1\r\nHost: a\r\n");
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        whod.signal(signal);
+        std::thread::sleep(Duration::from_millis(200));
+        // The drain window: still answering, /healthz says the replica is going.
+        assert_eq!(whod.connect().exchange(&get("/healthz")).status, 503);
+        in_flight.send(b"\r\n");
+        let response = in_flight.response();
+        assert_eq!((response.status, response.text()), (200, hostname()));
+        assert_eq!(response.header("Connection"), Some("close"));
+        let status = whod.wait(Duration::from_secs(5));
+        assert!(status.success(), "SIG{signal}: {status:?}");
+        assert!(
+            start.elapsed() >= Duration::from_millis(900),
+            "SIG{signal}: the window"
+        );
+        let stderr = whod.stderr();
+        assert!(
+            stderr.contains(&format!("SIG{signal} received, draining for 1 s")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn sigterm_finishes_requests_in_flight_with_connection_close() {
     // Two workers: each must stop, and the listener close once both have let go of it.
     let mut whod = Whod::start(&["--workers", "2"]);

@@ -354,10 +354,10 @@ impl Conn {
         Some(data.len())
     }
 
-    /// Writes the answer into the batch, or holds it if it asks for a delay (unless shutdown
+    /// Writes the answer into the batch, or holds it if it asks for a delay (unless the stop
     /// has begun: then it goes at once, closing the connection).
     fn answer(&mut self, owed: Owed, ctx: &mut Context) {
-        if !owed.delay.is_zero() && !ctx.shutting_down {
+        if !owed.delay.is_zero() && !ctx.stopping {
             self.timer = Timer::Delay;
             self.deadline = ctx.clock.now + owed.delay;
             ctx.delay_until(self.deadline);
@@ -395,8 +395,8 @@ impl Conn {
         self.after_send(buf, ctx)
     }
 
-    /// Shutdown has begun: a delayed answer goes now, with `Connection: close`.
-    pub fn on_shutdown(&mut self, buf: &mut [u8], ctx: &mut Context) -> Next {
+    /// The stop has begun: a delayed answer goes now, with `Connection: close`.
+    pub fn on_stop(&mut self, buf: &mut [u8], ctx: &mut Context) -> Next {
         self.release(buf, ctx)
     }
 

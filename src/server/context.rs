@@ -131,6 +131,10 @@ pub(crate) struct Context {
     /// Shutdown has begun (the drain window, then the stop): every answer closes its
     /// connection and `/healthz` answers 503.
     pub shutting_down: bool,
+    /// The stop has begun, after the drain window: answers are no longer held by a delay.
+    /// (Within the window a delay is kept, so that a client testing a timeout during a
+    /// rollout sees it; its answer closes the connection.)
+    pub stopping: bool,
     /// The earliest end of a delay begun since the worker last asked: the one deadline that
     /// can fall before the next scan (the timeouts are a second or more).
     delay_end: Option<Instant>,
@@ -156,6 +160,7 @@ impl Context {
             batch: Vec::with_capacity(super::worker::READ_BUFFER),
             log: Vec::new(),
             shutting_down: false,
+            stopping: false,
             delay_end: None,
         };
         ctx.renew();

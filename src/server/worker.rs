@@ -315,20 +315,13 @@ impl Worker {
         }
     }
 
-    /// The main thread moved the lifecycle on: drain, then stop. Either way, answers held by
-    /// a delay go now.
+    /// The main thread moved the lifecycle on: drain, then stop. Answers held by a delay are
+    /// kept through the drain window, and go at the stop.
     fn on_wake(&mut self) {
         match self.shared.lifecycle() {
-            Lifecycle::Serving => return,
+            Lifecycle::Serving => {}
             Lifecycle::Draining => self.ctx.shutting_down = true,
             Lifecycle::Stopping => self.begin_stop(),
-        }
-        for index in 0..self.slots.len() {
-            if let Some(conn) = self.slots[index].conn.as_mut() {
-                let next = conn.on_shutdown(&mut self.read_buf, &mut self.ctx);
-                let token = self.token(index);
-                self.follow(index, token, next);
-            }
         }
     }
 
@@ -338,6 +331,7 @@ impl Worker {
             return;
         }
         self.ctx.shutting_down = true;
+        self.ctx.stopping = true;
         self.stop_deadline = Some(self.ctx.clock.now + SHUTDOWN_GRACE);
         let _ = self.epoll.delete(&self.wake);
         if let Some(listener) = self.listener.take()
@@ -346,8 +340,15 @@ impl Worker {
             let _ = self.epoll.delete(&*listener);
         }
         for index in 0..self.slots.len() {
-            if self.slots[index].conn.as_ref().is_some_and(Conn::is_idle) {
+            let Some(conn) = self.slots[index].conn.as_mut() else {
+                continue;
+            };
+            if conn.is_idle() {
                 self.close(index);
+            } else {
+                let next = conn.on_stop(&mut self.read_buf, &mut self.ctx);
+                let token = self.token(index);
+                self.follow(index, token, next);
             }
         }
     }

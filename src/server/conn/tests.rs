@@ -552,8 +552,12 @@ fn shutdown_sends_a_delayed_answer_at_once_and_closes() {
     let mut h = harness();
     h.send(&[&b"GET /who?delay=10s HTTP/1.1\r\nHost: t\r\n\r\n"[..], WHO].concat());
     assert_eq!(h.readable(), Next::Wait);
+    // The drain window keeps it: a client testing a timeout during a rollout sees it.
     h.ctx.shutting_down = true;
-    assert_eq!(h.conn.on_shutdown(&mut h.buf, &mut h.ctx), Next::Wait);
+    assert!(!h.client_reads_what_is_there());
+    assert_eq!(h.conn.timer, Timer::Delay);
+    h.ctx.stopping = true;
+    assert_eq!(h.conn.on_stop(&mut h.buf, &mut h.ctx), Next::Wait);
     let response = &h.responses(1)[0];
     assert!(response.1.contains("\r\nConnection: close\r\n"));
     assert_eq!(
@@ -564,11 +568,26 @@ fn shutdown_sends_a_delayed_answer_at_once_and_closes() {
     assert_eq!(h.ctx.counters().delayed_answers.get(), 0);
     // Without a delay, shutting down changes nothing by itself.
     let mut idle = harness();
-    assert_eq!(
-        idle.conn.on_shutdown(&mut idle.buf, &mut idle.ctx),
-        Next::Wait
-    );
+    assert_eq!(idle.conn.on_stop(&mut idle.buf, &mut idle.ctx), Next::Wait);
     assert!(idle.conn.is_idle());
+}
+
+#[test]
+fn a_delay_asked_in_the_drain_window_is_kept_and_its_answer_closes() {
+    let mut h = harness();
+    h.ctx.shutting_down = true;
+    h.send(b"GET /who?delay=1500ms HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(h.readable(), Next::Wait);
+    assert_eq!(h.conn.timer, Timer::Delay);
+    assert!(
+        !h.client_reads_what_is_there(),
+        "held, not answered at once"
+    );
+    h.ctx.clock.now = h.conn.deadline();
+    h.timeout();
+    let response = &h.responses(1)[0];
+    assert_eq!(response.0, 200);
+    assert!(response.1.contains("\r\nConnection: close\r\n"));
 }
 
 #[test]

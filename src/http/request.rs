@@ -101,6 +101,16 @@ const BAD_TARGET_FORM: Reject = Reject::new(
     "request line: the target is not origin-form, absolute-form, authority-form or *",
 );
 const BAD_VERSION: Reject = Reject::new(400, "request line: the version is not HTTP/DIGIT.DIGIT");
+const NO_VERSION: Reject = Reject::new(
+    400,
+    "request line: no HTTP version after the target (HTTP/0.9 is not supported)",
+);
+const SPACES_AFTER_METHOD: Reject =
+    Reject::new(400, "request line: more than one space after the method");
+const AFTER_VERSION: Reject = Reject::new(
+    400,
+    "request line: the version is followed by something other than the line end",
+);
 const BAD_LINE_END: Reject = Reject::new(400, "a line ends with something other than CRLF or LF");
 const UNSUPPORTED_VERSION: Reject = Reject::new(505, "only HTTP/1.x is supported");
 const OBS_FOLD: Reject = Reject::new(
@@ -425,6 +435,8 @@ pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
     match view.get(i) {
         None => return out_of_bytes(view, buf, LINE_TOO_LONG),
         Some(b' ') if !target.is_empty() => i += 1,
+        Some(b' ') => return Err(SPACES_AFTER_METHOD),
+        Some(b'\r' | b'\n') if !target.is_empty() => return Err(NO_VERSION),
         Some(_) => return Err(BAD_TARGET),
     }
     // HTTP-version = HTTP-name "/" DIGIT "." DIGIT, HTTP-name = %s"HTTP" (case-sensitive)
@@ -453,6 +465,9 @@ pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
     };
     i += 8;
     // The line ending may sit just past the limit: the limit counts the line without it.
+    if !matches!(buf.get(i), None | Some(b'\r' | b'\n')) {
+        return Err(AFTER_VERSION);
+    }
     i = match line_end(buf, i)? {
         Some(next) => next,
         None => return Ok(Status::Partial),
@@ -687,14 +702,18 @@ mod tests {
         let cases: &[(&[u8], Reject)] = &[
             (b"G@T / HTTP/1.1\r\n", BAD_METHOD),
             (b" GET / HTTP/1.1\r\n", BAD_METHOD),
-            (b"GET  / HTTP/1.1\r\n", BAD_TARGET),
+            (b"GET  / HTTP/1.1\r\n", SPACES_AFTER_METHOD),
             (b"GET /\x01 HTTP/1.1\r\n", BAD_TARGET),
             (b"GET /\xc3\xa9 HTTP/1.1\r\n", BAD_TARGET),
-            (b"GET / HTTP/1.1 \r\n", BAD_LINE_END),
+            (b"GET / HTTP/1.1 \r\n", AFTER_VERSION),
+            (b"GET / HTTP/1.1x\r\n", AFTER_VERSION),
+            (b"GET / HTTP/1.10\r\n", AFTER_VERSION),
             (b"GET / http/1.1\r\n", BAD_VERSION),
             (b"GET / HTTP/11\r\n", BAD_VERSION),
             (b"GET / HTTP/1.x\r\n", BAD_VERSION),
-            (b"GET /\r\n", BAD_TARGET),
+            (b"GET /\r\n", NO_VERSION),
+            (b"GET /echo\nHost: a\n\n", NO_VERSION),
+            (b"GET /echo \r\n", BAD_VERSION),
             (b"GET / HTTP/1.1\rX", BAD_LINE_END),
             (b"GET / HTTP/2.0\r\n", UNSUPPORTED_VERSION),
             (b"GET / HTTP/0.9\r\n", UNSUPPORTED_VERSION),

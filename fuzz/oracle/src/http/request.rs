@@ -117,6 +117,16 @@ const BAD_TARGET_FORM: Reject = Reject::new(
     "request line: the target is not origin-form, absolute-form, authority-form or *",
 );
 const BAD_VERSION: Reject = Reject::new(400, "request line: the version is not HTTP/DIGIT.DIGIT");
+const NO_VERSION: Reject = Reject::new(
+    400,
+    "request line: no HTTP version after the target (HTTP/0.9 is not supported)",
+);
+const SPACES_AFTER_METHOD: Reject =
+    Reject::new(400, "request line: more than one space after the method");
+const AFTER_VERSION: Reject = Reject::new(
+    400,
+    "request line: the version is followed by something other than the line end",
+);
 const BAD_LINE_END: Reject = Reject::new(400, "a line ends with something other than CRLF or LF");
 const UNSUPPORTED_VERSION: Reject = Reject::new(505, "only HTTP/1.x is supported");
 const OBS_FOLD: Reject = Reject::new(
@@ -401,6 +411,8 @@ pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
     match view.get(i) {
         None => return out_of_bytes(view, buf, LINE_TOO_LONG),
         Some(b' ') if !target.is_empty() => i += 1,
+        Some(b' ') => return Err(SPACES_AFTER_METHOD),
+        Some(b'\r' | b'\n') if !target.is_empty() => return Err(NO_VERSION),
         Some(_) => return Err(BAD_TARGET),
     }
     // HTTP-version = HTTP-name "/" DIGIT "." DIGIT, HTTP-name = %s"HTTP" (case-sensitive)
@@ -424,6 +436,9 @@ pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
     let minor_version = u8::from(version[7] != b'0');
     i += 8;
     // The line ending may sit just past the limit: the limit counts the line without it.
+    if !matches!(buf.get(i), None | Some(b'\r' | b'\n')) {
+        return Err(AFTER_VERSION);
+    }
     i = match line_end(buf, i)? {
         Some(next) => next,
         None => return Ok(Status::Partial),

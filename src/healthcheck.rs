@@ -41,6 +41,9 @@ pub fn run(config: &Config) -> ExitCode {
 /// connection's own addresses (HAProxy's doc/proxy-protocol.txt, §2.2).
 const PROXY_V2_LOCAL: &[u8; 16] = b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
 
+/// The largest answer read: `/healthz` answers a few hundred bytes.
+const MAX_ANSWER: usize = 16 * 1024;
+
 /// Returns the status code of `GET /healthz`; first a PROXY protocol header if the server
 /// wants one (`--proxy-protocol`), or it would close the connection without an answer.
 fn probe(addr: SocketAddr, proxy_protocol: bool) -> io::Result<u16> {
@@ -56,21 +59,56 @@ fn probe(addr: SocketAddr, proxy_protocol: bool) -> io::Result<u16> {
     let request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     let header: &[u8] = if proxy_protocol { PROXY_V2_LOCAL } else { b"" };
     stream.write_all(&[header, request].concat())?;
-    // Only the status line matters: "HTTP/1.1 200 OK".
-    let mut head = [0u8; 64];
-    let mut filled = 0;
-    while filled < 12 {
+    // The answer is read to its end, not only its status line: closing a socket with bytes
+    // unread makes the kernel send a reset instead of a clean close.
+    let mut answer = Vec::with_capacity(512);
+    let mut piece = [0u8; 1024];
+    while !is_whole(&answer) {
+        if answer.len() > MAX_ANSWER {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("an answer over {MAX_ANSWER} bytes"),
+            ));
+        }
         stream.set_read_timeout(Some(left()?))?;
-        match stream.read(&mut head[filled..])? {
+        match stream.read(&mut piece)? {
             0 => break,
-            n => filled += n,
+            n => answer.extend_from_slice(&piece[..n]),
         }
     }
-    let status = head[..filled]
+    if answer.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the connection closed before an answer",
+        ));
+    }
+    // "HTTP/1.1 200 OK"
+    let status = answer
         .strip_prefix(b"HTTP/1.")
-        .and_then(|rest| rest.get(2..5))
+        .and_then(|rest| rest.get(1..5))
+        .and_then(|code| code.strip_prefix(b" "))
         .and_then(|code| std::str::from_utf8(code).ok()?.parse().ok());
     status.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "the answer is not HTTP/1.x"))
+}
+
+/// The answer has arrived whole: its head, and as many body bytes as its `Content-Length`
+/// says. Without one, the answer ends when the server closes (it was asked to).
+fn is_whole(answer: &[u8]) -> bool {
+    let Some(head_end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = &answer[..head_end];
+    let length = head.split(|&b| b == b'\n').find_map(|line| {
+        let (name, value) = line.split_at(line.iter().position(|&b| b == b':')?);
+        name.eq_ignore_ascii_case(b"content-length").then(|| {
+            std::str::from_utf8(&value[1..])
+                .ok()?
+                .trim()
+                .parse::<usize>()
+                .ok()
+        })?
+    });
+    length.is_some_and(|length| answer.len() >= head_end + 4 + length)
 }
 
 #[cfg(test)]
@@ -78,6 +116,82 @@ mod tests {
     use super::*;
     use crate::http::Status;
     use crate::proxy_protocol;
+
+    /// A server that takes one connection and runs `serve` on it.
+    fn one_shot_server(serve: impl FnOnce(TcpStream) + Send + 'static) -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || serve(listener.accept().unwrap().0));
+        addr
+    }
+
+    fn read_request(stream: &mut TcpStream) {
+        let mut request = Vec::new();
+        let mut byte = [0u8];
+        while !request.ends_with(b"\r\n\r\n") {
+            assert_eq!(stream.read(&mut byte).unwrap(), 1);
+            request.push(byte[0]);
+        }
+    }
+
+    #[test]
+    fn the_answer_is_read_to_its_end_so_the_close_is_clean() {
+        let (closed, was_clean) = std::sync::mpsc::channel();
+        let addr = one_shot_server(move |mut stream| {
+            read_request(&mut stream);
+            let body = "x".repeat(2000);
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).unwrap();
+            // The client's close: its end of file, or a reset if it left bytes unread.
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            closed
+                .send(stream.read(&mut [0u8; 16]).map_err(|e| e.kind()))
+                .unwrap();
+        });
+        assert_eq!(probe(addr, false).unwrap(), 200);
+        assert_eq!(
+            was_clean.recv().unwrap(),
+            Ok(0),
+            "a clean close, not a reset"
+        );
+    }
+
+    #[test]
+    fn a_server_that_closes_without_answering_is_named() {
+        let addr = one_shot_server(|mut stream| {
+            read_request(&mut stream);
+            drop(stream);
+        });
+        let error = probe(addr, false).unwrap_err();
+        assert_eq!(error.to_string(), "the connection closed before an answer");
+        let addr = one_shot_server(|mut stream| {
+            read_request(&mut stream);
+            stream.write_all(b"SSH-2.0-OpenSSH\r\n").unwrap();
+        });
+        let error = probe(addr, false).unwrap_err();
+        assert_eq!(error.to_string(), "the answer is not HTTP/1.x");
+        let addr = one_shot_server(|mut stream| {
+            read_request(&mut stream);
+            stream
+                .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+        });
+        assert_eq!(probe(addr, false).unwrap(), 503);
+    }
+
+    #[test]
+    fn an_answer_is_whole_once_its_content_length_is_in() {
+        assert!(!is_whole(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"));
+        assert!(!is_whole(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no"));
+        assert!(is_whole(b"HTTP/1.1 200 OK\r\ncontent-length:2\r\n\r\nok"));
+        // Without a length, the end of file ends it.
+        assert!(!is_whole(b"HTTP/1.1 200 OK\r\n\r\nok"));
+    }
 
     #[test]
     fn the_local_header_is_a_whole_v2_header_without_addresses() {

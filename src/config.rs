@@ -236,7 +236,7 @@ pub const FLAGS: &[Flag] = &[
         help: "event loops (threads); auto: one per CPU this process may run on (its affinity)",
         action: Action::Set {
             set: |c, v| {
-                c.workers = if v == "auto" {
+                c.workers = if v.eq_ignore_ascii_case("auto") {
                     crate::sys::available_cpus().unwrap_or(1)
                 } else {
                     number(v, 1, 256, "a number of workers 1-256, or auto")? as usize
@@ -312,7 +312,8 @@ pub const FLAGS: &[Flag] = &[
         name: "--echo-hide",
         env: Some("WHO_ECHO_HIDE"),
         takes: Takes::Value("NAME[,NAME...]"),
-        help: "fields whose values /echo shows as [hidden], e.g. Authorization,Cookie",
+        help: "fields whose values /echo shows as [hidden], e.g. Authorization,Cookie; \
+               repeatable, the names add up",
         action: Action::Set {
             set: |c, v| {
                 let names: Vec<String> = v
@@ -324,10 +325,15 @@ pub const FLAGS: &[Flag] = &[
                 if let Some(bad) = names.iter().find(|n| !n.bytes().all(scan::is_token)) {
                     return Err(format!("{bad:?} is not a field name"));
                 }
-                if names.len() > MAX_HIDDEN_FIELDS {
-                    return Err(format!("more than {MAX_HIDDEN_FIELDS} names"));
+                // Repeats add up: a flag that hides secrets must hide every name it was given.
+                for name in names {
+                    if !c.echo_hide.contains(&name) {
+                        c.echo_hide.push(name);
+                    }
                 }
-                c.echo_hide = names;
+                if c.echo_hide.len() > MAX_HIDDEN_FIELDS {
+                    return Err(format!("more than {MAX_HIDDEN_FIELDS} names in all"));
+                }
                 Ok(())
             },
             show: |c| c.echo_hide.join(","),
@@ -422,9 +428,10 @@ pub fn help() -> String {
          Routes (GET or HEAD): /who (the host name); /healthz (200 ok, 503 after SIGUSR1\n\
          or once stopping); /echo (the request as received, text or ?format=json);\n\
          /status/NNN; /metrics (with --metrics). ?delay=250ms holds /who, /echo, /status.\n\
-         Signals: SIGTERM, SIGINT stop (after --shutdown-delay); SIGUSR1 makes /healthz\n\
-         answer 503, SIGUSR2 200 again.\n\n\
-         Flags (each flag overrides its environment variable):\n",
+         Signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT stop (after --shutdown-delay); SIGUSR1\n\
+         makes /healthz answer 503, SIGUSR2 200 again.\n\n\
+         Flags (a flag overrides its environment variable, which is then not read; an empty\n\
+         variable counts as unset; keywords such as auto, off, combined take any case):\n",
         env!("CARGO_PKG_VERSION")
     );
     // The help column starts two spaces after the longest usage.
@@ -451,23 +458,17 @@ pub fn help() -> String {
 }
 
 /// Parses the arguments (without the program name) and the environment.
+///
+/// A flag beats its variable, which is then not read at all: `PORT=abc whod --port 8080`
+/// serves on 8080. A flag given an empty value is a usage error; a variable set to the empty
+/// string counts as unset. A list flag (`--echo-hide`) may be repeated: the names add up.
 pub fn parse<I, E>(args: I, env: E) -> Result<Command, UsageError>
 where
     I: IntoIterator<Item = String>,
     E: Fn(&str) -> Option<String>,
 {
-    let mut config = Config::default();
-    // Environment first, so that flags parsed next override it.
-    for flag in FLAGS {
-        if let (Some(var), Action::Set { set, .. }) = (flag.env, &flag.action)
-            && let Some(value) = env(var)
-        {
-            set(&mut config, &value)
-                .map_err(|why| UsageError(format!("{var}: invalid value {value:?}: {why}")))?;
-        }
-    }
-
     let mut run = None;
+    let mut given: Vec<(&Flag, String)> = Vec::new();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (name, inline_value) = match arg.split_once('=') {
@@ -492,19 +493,55 @@ where
             (Takes::Switch | Takes::OptionalValue(_), None) => "on".to_string(),
         };
         match &flag.action {
-            Action::Set { set, .. } => set(&mut config, &value).map_err(|why| {
-                UsageError(format!("{}: invalid value {value:?}: {why}", flag.name))
-            })?,
+            // Empty is never a value: `--echo ''` must not quietly turn /echo off.
+            Action::Set { .. } if value.is_empty() => {
+                return Err(UsageError(format!(
+                    "{}: empty value: expected {}",
+                    flag.name,
+                    flag.usage()
+                )));
+            }
+            Action::Set { .. } => given.push((flag, value)),
             // The first command given wins; its flags may come before or after it.
             Action::Run(command) => run = run.or(Some(*command)),
         }
     }
-    Ok(match run {
-        None => Command::Serve(config),
-        Some(Run::Healthcheck) => Command::Healthcheck(config),
-        Some(Run::Version) => Command::Version,
-        Some(Run::Help) => Command::Help,
-    })
+    match run {
+        Some(Run::Version) => return Ok(Command::Version),
+        Some(Run::Help) => return Ok(Command::Help),
+        Some(Run::Healthcheck) | None => {}
+    }
+
+    let mut config = Config::default();
+    // The variables of the flags not given, then the flags in the order given.
+    for flag in FLAGS {
+        if let (Some(var), Action::Set { set, .. }) = (flag.env, &flag.action)
+            && !given.iter().any(|(g, _)| g.name == flag.name)
+            && let Some(value) = env(var).filter(|value| !value.is_empty())
+        {
+            set(&mut config, &value)
+                .map_err(|why| UsageError(format!("{var}: invalid value {value:?}: {why}")))?;
+        }
+    }
+    for (flag, value) in &given {
+        if let Action::Set { set, .. } = &flag.action {
+            set(&mut config, value).map_err(|why| {
+                UsageError(format!("{}: invalid value {value:?}: {why}", flag.name))
+            })?;
+        }
+    }
+    if run == Some(Run::Healthcheck) {
+        // Port 0 asks the kernel for any free port when serving; there is no server on it.
+        if config.port == 0 {
+            return Err(UsageError(
+                "--healthcheck: port 0 names no server; give the port it listens on \
+                 (--port or PORT)"
+                    .to_string(),
+            ));
+        }
+        return Ok(Command::Healthcheck(config));
+    }
+    Ok(Command::Serve(config))
 }
 
 fn number(value: &str, min: u64, max: u64, expected: &str) -> Result<u64, String> {
@@ -592,7 +629,6 @@ mod tests {
             serve(&["--name", "node-1/default"]).name.as_deref(),
             Some("node-1/default")
         );
-        assert_eq!(serve(&["--name="]).name, None);
         assert!(!serve(&["--echo", "off"]).echo);
         assert_eq!(
             serve(&["--echo-hide", "Authorization, Cookie,,x-Secret"]).echo_hide,
@@ -635,6 +671,128 @@ mod tests {
             panic!()
         };
         assert_eq!(config.port, 1);
+    }
+
+    #[test]
+    fn a_variable_that_a_flag_overrides_is_not_read() {
+        let env = |name: &str| match name {
+            "PORT" => Some("abc".to_string()),
+            "WHO_ECHO_HIDE" => Some("x-from-env".to_string()),
+            _ => None,
+        };
+        let args = ["--port", "8081", "--echo-hide", "Cookie"].map(String::from);
+        let Ok(Command::Serve(config)) = parse(args, env) else {
+            panic!("PORT=abc is not read when --port is given")
+        };
+        assert_eq!(config.port, 8081);
+        assert_eq!(
+            config.echo_hide,
+            ["cookie"],
+            "the flag replaces the variable"
+        );
+        // Not overridden, the bad variable is read, and refused.
+        assert!(parse(Vec::new(), env).is_err());
+        // --help and --version read no variable.
+        assert_eq!(parse(vec!["--help".to_string()], env), Ok(Command::Help));
+        assert_eq!(
+            parse(vec!["--version".to_string()], env),
+            Ok(Command::Version)
+        );
+    }
+
+    #[test]
+    fn an_empty_flag_value_is_a_usage_error_and_an_empty_variable_is_unset() {
+        for args in [
+            &["--echo", ""][..],
+            &["--echo="],
+            &["--access-log="],
+            &["--name="],
+            &["--echo-hide", ""],
+            &["--port="],
+            &["--max-delay", ""],
+        ] {
+            let error = parse_args(args).expect_err(&format!("{args:?} should fail"));
+            let flag = args[0].split('=').next().unwrap();
+            assert!(
+                error
+                    .0
+                    .starts_with(&format!("{flag}: empty value: expected {flag}")),
+                "{args:?}: {}",
+                error.0
+            );
+        }
+        for var in [
+            "WHO_ECHO",
+            "WHO_ACCESS_LOG",
+            "WHO_NAME",
+            "PORT",
+            "WHO_METRICS",
+        ] {
+            let env = |name: &str| (name == var).then(String::new);
+            assert_eq!(
+                parse(Vec::new(), env),
+                Ok(Command::Serve(Config::default())),
+                "{var}= is unset"
+            );
+        }
+    }
+
+    #[test]
+    fn a_repeated_list_flag_adds_up() {
+        let config = serve(&[
+            "--echo-hide",
+            "Authorization",
+            "--echo-hide=Cookie,x-a",
+            "--echo-hide",
+            "cookie",
+        ]);
+        assert_eq!(config.echo_hide, ["authorization", "cookie", "x-a"]);
+        let names: Vec<String> = (0..MAX_HIDDEN_FIELDS).map(|i| format!("x-{i}")).collect();
+        let mut args = Vec::new();
+        for name in &names {
+            args.extend(["--echo-hide", name.as_str()]);
+        }
+        assert_eq!(serve(&args).echo_hide.len(), MAX_HIDDEN_FIELDS);
+        args.extend(["--echo-hide", "one-more"]);
+        let error = parse_args(&args).unwrap_err();
+        assert!(
+            error
+                .0
+                .starts_with("--echo-hide: invalid value \"one-more\": more than 64 names in all"),
+            "{}",
+            error.0
+        );
+    }
+
+    #[test]
+    fn keywords_take_any_case() {
+        let cpus = crate::sys::available_cpus().unwrap();
+        for (args, env) in [(&["--workers", "AUTO"][..], None), (&[], Some("Auto"))] {
+            let env = |name: &str| (name == "WHO_WORKERS").then(|| env.unwrap().to_string());
+            let Ok(Command::Serve(config)) = parse(args.iter().map(|a| a.to_string()), env) else {
+                panic!("{args:?}")
+            };
+            assert_eq!(config.workers, cpus);
+        }
+        assert!(!serve(&["--echo", "OFF"]).echo);
+        assert_eq!(
+            serve(&["--access-log=Combined"]).access_log,
+            AccessLog::Combined
+        );
+    }
+
+    #[test]
+    fn a_healthcheck_of_port_0_is_a_usage_error() {
+        let error = parse_args(&["--healthcheck", "--port", "0"]).unwrap_err();
+        assert!(
+            error.0.starts_with("--healthcheck: port 0 names no server"),
+            "{}",
+            error.0
+        );
+        let env = |name: &str| (name == "PORT").then(|| "0".to_string());
+        assert!(parse(vec!["--healthcheck".to_string()], env).is_err());
+        // Serving on port 0 is fine: the kernel picks one.
+        assert_eq!(serve(&["--port", "0"]).port, 0);
     }
 
     #[test]
@@ -851,14 +1009,21 @@ mod tests {
                 "{} shows its value",
                 flag.name
             );
-            // Its own field and no other: setting back the default text restores the default.
-            set(&mut config, &flag.default_text()).unwrap();
-            assert_eq!(
-                config,
-                Config::default(),
-                "{} touched another field",
-                flag.name
-            );
+            // Its own field and no other: every other setting still shows its default.
+            for other in &setters {
+                let Action::Set { show, .. } = &other.action else {
+                    unreachable!()
+                };
+                if other.name != flag.name {
+                    assert_eq!(
+                        show(&config),
+                        other.default_text(),
+                        "{} touched {}",
+                        flag.name,
+                        other.name
+                    );
+                }
+            }
         }
 
         let help = help();

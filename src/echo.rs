@@ -105,6 +105,7 @@ use std::net::SocketAddr;
 
 use crate::http::head::{Field, Head};
 use crate::http::query;
+use crate::http::response;
 
 /// What a hidden field's value shows instead.
 pub const HIDDEN: &[u8] = b"[hidden]";
@@ -134,8 +135,8 @@ impl Format {
     /// should also carry `Vary: Accept`.
     pub const fn content_type(self) -> &'static str {
         match self {
-            Format::Text => "text/plain; charset=utf-8",
-            Format::Json => "application/json",
+            Format::Text => response::TEXT,
+            Format::Json => response::JSON,
         }
     }
 }
@@ -201,9 +202,9 @@ pub(crate) fn push_escaped(out: &mut Vec<u8>, bytes: &[u8], keep: fn(u8) -> bool
     out.extend_from_slice(&bytes[plain_from..]);
 }
 
-/// How `push_json` reads the bytes it writes.
+/// The character set `push_json` reads the bytes it writes in.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Bytes {
+enum Charset {
     /// Valid UTF-8: bytes ≥ 0x80 are copied.
     Utf8,
     /// Not UTF-8: each byte is the character of the same number (ISO-8859-1).
@@ -212,27 +213,27 @@ enum Bytes {
     Utf8Lowercase,
 }
 
-impl Bytes {
+impl Charset {
     /// `Utf8` when `bytes` is valid UTF-8, else `Latin1`.
-    fn of(bytes: &[u8]) -> Bytes {
+    fn of(bytes: &[u8]) -> Charset {
         if std::str::from_utf8(bytes).is_ok() {
-            Bytes::Utf8
+            Charset::Utf8
         } else {
-            Bytes::Latin1
+            Charset::Latin1
         }
     }
 }
 
 /// Appends `bytes` as a JSON string (RFC 8259 §7), in one pass: `"` and `\` escaped, control
 /// characters and DEL as `\t`, `\n`, `\r` or `\u00XX`.
-fn push_json(out: &mut Vec<u8>, bytes: &[u8], reading: Bytes) {
+fn push_json(out: &mut Vec<u8>, bytes: &[u8], charset: Charset) {
     out.push(b'"');
     let mut plain_from = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let plain = match b {
             b'"' | b'\\' | 0x00..0x20 | 0x7f => false,
-            b'A'..=b'Z' => reading != Bytes::Utf8Lowercase,
-            0x80.. => reading != Bytes::Latin1,
+            b'A'..=b'Z' => charset != Charset::Utf8Lowercase,
+            0x80.. => charset != Charset::Latin1,
             _ => true,
         };
         if plain {
@@ -327,14 +328,14 @@ impl Echo<'_> {
     /// field so that it reads well without `jq`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\n  \"hostname\": ");
-        push_json(out, self.hostname, Bytes::of(self.hostname));
+        push_json(out, self.hostname, Charset::of(self.hostname));
         out.extend_from_slice(b",\n  \"name\": ");
         match self.name {
-            Some(name) => push_json(out, name.as_bytes(), Bytes::Utf8),
+            Some(name) => push_json(out, name.as_bytes(), Charset::Utf8),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\n  \"version\": ");
-        push_json(out, self.version.as_bytes(), Bytes::Utf8);
+        push_json(out, self.version.as_bytes(), Charset::Utf8);
         out.extend_from_slice(b",\n  \"remote\": ");
         push_json_address(out, self.remote);
         out.extend_from_slice(b",\n  \"proxy\": ");
@@ -347,23 +348,23 @@ impl Echo<'_> {
 
         let head = &self.head;
         out.extend_from_slice(b",\n  \"request\": {\"method\": ");
-        push_json(out, head.method, Bytes::of(head.method));
+        push_json(out, head.method, Charset::of(head.method));
         out.extend_from_slice(b", \"target\": ");
-        push_json(out, head.target, Bytes::of(head.target));
+        push_json(out, head.target, Charset::of(head.target));
         out.extend_from_slice(b", \"version\": ");
-        push_json(out, head.version, Bytes::of(head.version));
+        push_json(out, head.version, Charset::of(head.version));
         out.extend_from_slice(b"},\n  \"fields\": [");
 
         let fields: Vec<Field<'_>> = head.fields().collect();
         for (i, field) in fields.iter().enumerate() {
             out.extend_from_slice(if i == 0 { b"\n    " } else { b",\n    " });
             out.extend_from_slice(b"{\"name\": ");
-            push_json(out, field.name, Bytes::of(field.name));
+            push_json(out, field.name, Charset::of(field.name));
             out.extend_from_slice(b", \"value\": ");
             let value = self.shown_value(field);
-            let reading = Bytes::of(value);
-            push_json(out, value, reading);
-            if reading == Bytes::Latin1 {
+            let charset = Charset::of(value);
+            push_json(out, value, charset);
+            if charset == Charset::Latin1 {
                 out.extend_from_slice(b", \"latin1\": true");
             }
             out.push(b'}');
@@ -385,8 +386,8 @@ impl Echo<'_> {
             }
             out.extend_from_slice(if keys == 0 { b"\n    " } else { b",\n    " });
             keys += 1;
-            let lowercase = match Bytes::of(field.name) {
-                Bytes::Utf8 => Bytes::Utf8Lowercase,
+            let lowercase = match Charset::of(field.name) {
+                Charset::Utf8 => Charset::Utf8Lowercase,
                 other => other,
             };
             push_json(out, field.name, lowercase);
@@ -396,7 +397,7 @@ impl Echo<'_> {
                     out.extend_from_slice(b", ");
                 }
                 let value = self.shown_value(same);
-                push_json(out, value, Bytes::of(value));
+                push_json(out, value, Charset::of(value));
             }
             out.push(b']');
         }
@@ -644,17 +645,17 @@ Authorization: [hidden]
             assert_eq!(text_bytes(&out), Some(vec![b]), "{b:#x}: {out:?}");
 
             let mut out = Vec::new();
-            let reading = Bytes::of(&[b]);
-            push_json(&mut out, &[b], reading);
+            let charset = Charset::of(&[b]);
+            push_json(&mut out, &[b], charset);
             let string = String::from_utf8(out).unwrap();
             assert_eq!(
-                json_bytes(&string, reading == Bytes::Latin1),
+                json_bytes(&string, charset == Charset::Latin1),
                 Some(vec![b]),
                 "{b:#x}: {string}"
             );
         }
         let mut out = Vec::new();
-        push_json(&mut out, b"\"\\\t\x7f\x00\x1f", Bytes::Utf8);
+        push_json(&mut out, b"\"\\\t\x7f\x00\x1f", Charset::Utf8);
         assert_eq!(out, br#""\"\\\t\u007f\u0000\u001f""#);
     }
 
@@ -672,11 +673,11 @@ Authorization: [hidden]
             push_text(&mut out, &bytes);
             assert_eq!(text_bytes(&out).as_ref(), Some(&bytes), "{bytes:?}");
             let mut out = Vec::new();
-            let reading = Bytes::of(&bytes);
-            push_json(&mut out, &bytes, reading);
+            let charset = Charset::of(&bytes);
+            push_json(&mut out, &bytes, charset);
             let string = String::from_utf8(out).unwrap();
             assert_eq!(
-                json_bytes(&string, reading == Bytes::Latin1).as_ref(),
+                json_bytes(&string, charset == Charset::Latin1).as_ref(),
                 Some(&bytes),
                 "{string}"
             );

@@ -14,16 +14,16 @@ fn main() -> ExitCode {
             eprintln!("whod: {error}");
             ExitCode::from(2)
         }
-        Ok(Command::Help) => {
+        Ok((Command::Help, _)) => {
             print!("{}", config::help());
             ExitCode::SUCCESS
         }
-        Ok(Command::Version) => {
+        Ok((Command::Version, _)) => {
             println!("whod {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Ok(Command::Healthcheck(config)) => healthcheck::run(&config),
-        Ok(Command::Serve(config)) => serve(&config),
+        Ok((Command::Healthcheck, config)) => healthcheck::run(&config),
+        Ok((Command::Serve, config)) => serve(&config),
     }
 }
 
@@ -53,11 +53,11 @@ fn serve(config: &Config) -> ExitCode {
         Ok(running) => running,
         Err(error) => return fail(format_args!("cannot start the workers: {error}")),
     };
+    let workers = running.workers();
     eprintln!(
-        "whod {} listening on {address} ({} worker{}, at most {} connections)",
+        "whod {} listening on {address} ({workers} worker{}, at most {} connections)",
         env!("CARGO_PKG_VERSION"),
-        config.workers,
-        if config.workers == 1 { "" } else { "s" },
+        if workers == 1 { "" } else { "s" },
         config.max_connections
     );
     match open_files {

@@ -11,11 +11,8 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::routes::Route;
 use crate::sys;
-use crate::who::Route;
-
-/// The `Content-Type` of the page.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A count with one writer, its worker. Others (a scrape in another worker) only read it.
 #[derive(Default)]

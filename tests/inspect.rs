@@ -427,8 +427,9 @@ fn sigusr1_makes_the_replica_unready_and_sigusr2_ready_again() {
     }
     assert_eq!(healthcheck(&whod), 0);
     assert!(
+        whod.said("SIGUSR1 received: /healthz answers 503 until SIGUSR2"),
+        "{}",
         whod.stderr()
-            .contains("SIGUSR1 received: /healthz answers 503 until SIGUSR2")
     );
 }
 

@@ -13,20 +13,39 @@ pub enum Connection {
     Close,
 }
 
-/// The `Content-Type` of every answer but `/echo`'s JSON and `/metrics`.
+/// Plain text: every answer but an echo in JSON and the metrics page.
 pub const TEXT: &str = "text/plain; charset=utf-8";
+/// `/echo` in JSON.
+pub const JSON: &str = "application/json";
+/// The metrics page: the Prometheus text exposition format, version 0.0.4.
+pub const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-pub struct Response<'a> {
+/// Everything of a response but its body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
     pub status: u16,
     pub content_type: &'static str,
-    pub body: &'a [u8],
-    /// HEAD: the headers a GET would get, no body.
-    pub head_only: bool,
     /// Send `Allow: GET, HEAD` (with 405).
     pub allow: bool,
     /// The answer depends on the request's `Accept`: `Vary: Accept`.
     pub vary_accept: bool,
     pub connection: Connection,
+    /// HEAD: the headers a GET would get, no body.
+    pub head_only: bool,
+}
+
+impl Head {
+    /// `status` and `content_type`; persistent, with a body, and nothing else.
+    pub const fn new(status: u16, content_type: &'static str) -> Head {
+        Head {
+            status,
+            content_type,
+            allow: false,
+            vary_accept: false,
+            connection: Connection::Persistent,
+            head_only: false,
+        }
+    }
 }
 
 /// 204 and 304 never have a body (RFC 9110 §15.3.5, §15.4.5), nor a Content-Length or
@@ -109,9 +128,10 @@ fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
     out.extend_from_slice(&digits[start..]);
 }
 
-impl Response<'_> {
-    /// Appends the whole response to `out`. `date` is the current IMF-fixdate.
-    pub fn write_to(&self, out: &mut Vec<u8>, date: &[u8; 29]) {
+impl Head {
+    /// Appends the whole response, this head and `body`, to `out`. `date` is the current
+    /// IMF-fixdate.
+    pub fn write(&self, body: &[u8], date: &[u8; 29], out: &mut Vec<u8>) {
         // status-line = HTTP-version SP status-code SP [ reason-phrase ]; a code is 3 digits.
         debug_assert!((100..=999).contains(&self.status), "status {}", self.status);
         out.extend_from_slice(b"HTTP/1.1 ");
@@ -125,7 +145,7 @@ impl Response<'_> {
             out.extend_from_slice(b"Content-Type: ");
             out.extend_from_slice(self.content_type.as_bytes());
             out.extend_from_slice(b"\r\nContent-Length: ");
-            push_decimal(out, self.body.len());
+            push_decimal(out, body.len());
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"Date: ");
@@ -147,7 +167,7 @@ impl Response<'_> {
         }
         out.extend_from_slice(b"\r\n");
         if has_body && !self.head_only {
-            out.extend_from_slice(self.body);
+            out.extend_from_slice(body);
         }
     }
 }
@@ -158,79 +178,74 @@ mod tests {
 
     const DATE: &[u8; 29] = b"Sun, 06 Nov 1994 08:49:37 GMT";
 
-    fn text(response: Response) -> String {
+    fn text(head: Head, body: &[u8]) -> String {
         let mut out = Vec::new();
-        response.write_to(&mut out, DATE);
+        head.write(body, DATE, &mut out);
         String::from_utf8(out).unwrap()
     }
 
     #[test]
     fn get_and_head_share_headers() {
-        let get = Response {
+        let get = Head {
             status: 200,
             content_type: TEXT,
-            body: b"abc",
             head_only: false,
             allow: false,
             vary_accept: false,
             connection: Connection::Persistent,
         };
         assert_eq!(
-            text(get),
+            text(get, b"abc"),
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\n\
              Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\nabc"
         );
-        let head = Response {
+        let head = Head {
             status: 200,
             content_type: TEXT,
-            body: b"abc",
             head_only: true,
             allow: false,
             vary_accept: false,
             connection: Connection::Persistent,
         };
-        assert!(text(head).ends_with("Content-Length: 3\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n"));
+        assert!(text(head, b"abc").ends_with("Content-Length: 3\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n"));
     }
 
     #[test]
     fn allow_and_connection_headers() {
-        let r = Response {
+        let r = Head {
             status: 405,
             content_type: TEXT,
-            body: b"",
             head_only: false,
             allow: true,
             vary_accept: false,
             connection: Connection::Close,
         };
-        let t = text(r);
+        let t = text(r, b"");
         assert!(t.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
         assert!(t.contains("\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n"));
-        let r = Response {
+        let r = Head {
             status: 200,
             content_type: TEXT,
-            body: b"",
             head_only: false,
             allow: false,
             vary_accept: false,
             connection: Connection::KeepAlive,
         };
-        assert!(text(r).contains("\r\nConnection: keep-alive\r\n"));
+        assert!(text(r, b"").contains("\r\nConnection: keep-alive\r\n"));
     }
 
     #[test]
     fn no_content_and_not_modified_have_no_body_nor_its_headers() {
         for status in [204, 304] {
-            let response = Response {
+            let response = Head {
                 status,
                 content_type: TEXT,
-                body: b"ignored",
                 head_only: false,
                 allow: false,
                 vary_accept: false,
                 connection: Connection::Persistent,
             };
-            let t = text(response);
+            let t = text(response, b"ignored");
             assert!(!t.contains("\r\nContent-Length:"), "{t}");
             assert!(!t.contains("\r\nContent-Type:"), "{t}");
             assert!(t.ends_with("nosniff\r\n\r\n"), "{t}");
@@ -239,16 +254,15 @@ mod tests {
 
     #[test]
     fn json_with_vary() {
-        let response = Response {
+        let response = Head {
             status: 200,
             content_type: "application/json",
-            body: b"{}",
             head_only: false,
             allow: false,
             vary_accept: true,
             connection: Connection::Persistent,
         };
-        let t = text(response);
+        let t = text(response, b"{}");
         assert!(t.contains("Content-Type: application/json\r\nContent-Length: 2\r\n"));
         assert!(t.contains("nosniff\r\nVary: Accept\r\n\r\n{}"), "{t}");
     }
@@ -319,16 +333,15 @@ mod tests {
     #[test]
     fn every_status_has_its_line_and_an_unregistered_one_an_empty_phrase() {
         let line = |status| {
-            let r = Response {
+            let r = Head {
                 status,
                 content_type: TEXT,
-                body: b"",
                 head_only: false,
                 allow: false,
                 vary_accept: false,
                 connection: Connection::Persistent,
             };
-            text(r).lines().next().unwrap().to_string()
+            text(r, b"").lines().next().unwrap().to_string()
         };
         assert_eq!(line(200), "HTTP/1.1 200 OK");
         assert_eq!(line(408), "HTTP/1.1 408 Request Timeout");

@@ -2,27 +2,29 @@
 //! never touches epoll: the worker calls it when its socket is ready or its deadline passes, and
 //! `Next` tells the worker what to do with it.
 //!
+//! Its read side and its write side each have one state, as hyper's `Reading` and `Writing`:
+//! the read side takes the PROXY header, request heads, a request's body, and after the last
+//! answer it lingers; the write side answers at once or holds an answer for its `?delay=`. A
+//! new protocol on the connection is one more state of each.
+//!
 //! A connection holds no buffer while idle. Bytes are read into the worker's buffer and answers
-//! assembled in the context's batch, which leaves in one write; only leftovers (a request cut
+//! assembled in the worker's batch, which leaves in one write; only leftovers (a request cut
 //! between two reads, an answer the socket did not take yet) are copied into the connection's
 //! own vectors, and those are freed once empty.
-//!
-//! An answer asked to wait (`?delay=`) is held by the connection with its deadline as the
-//! connection's timer; the requests behind it wait unread, so answers keep their order, and the
-//! worker goes on serving the others.
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::context::{Context, Owed};
-use crate::config::AccessLog;
+use super::dispatch::{self, Peers};
+use super::worker_state::WorkerState;
 use crate::http::body::BodySkipper;
-use crate::http::request;
-use crate::http::response::{Connection, Response, TEXT};
+use crate::http::request::{self, Request};
+use crate::http::response::{self, Connection};
 use crate::http::{Reject, Status};
 use crate::metrics::Timeout;
 use crate::proxy_protocol;
+use crate::routes::Answer;
 use crate::sys;
 
 /// Answers a connection may have waiting to be sent before it stops answering more: a client
@@ -51,16 +53,93 @@ pub(crate) enum Next {
     Close,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Phase {
+/// What the read side is doing.
+#[derive(Debug)]
+enum Reading {
     /// With `--proxy-protocol`: waiting for the PROXY protocol header.
     ProxyHeader,
-    /// Reading requests and answering them.
-    Open,
-    /// The last answer is decided: send what is owed, then linger (or close).
-    Closing,
-    /// Sending side shut: reading and dropping until the client closes or `LINGER` passes.
+    /// Reading request heads; `first` until one has arrived whole.
+    Heads { first: bool },
+    /// Reading (and dropping) a request's body; its answer is written once the body ends.
+    /// (Boxed, as `Writing::Delayed`: rare, and large beside the other states, whose tags
+    /// the request path checks several times a request.)
+    Body(Box<(BodySkipper, Answer)>),
+    /// No more requests: the last answer is decided. `unread`: the client may still be sending
+    /// (its request was refused, or bytes followed the last request answered).
+    Done { unread: bool },
+    /// The sending side is shut: reading and dropping until the client closes or `LINGER`
+    /// passes.
     Lingering,
+}
+
+/// What the write side is doing.
+#[derive(Debug)]
+enum Writing {
+    /// Answers are written as they are decided.
+    Answering,
+    /// An answer held by `?delay=` until the deadline; the requests behind it wait unread.
+    Delayed(Box<Answer>),
+}
+
+/// What `read_behind_kept` put in the buffer.
+enum Filled {
+    /// `filled` bytes, kept ones first; `read`: a read was made (none is for requests held
+    /// back).
+    Bytes {
+        filled: usize,
+        read: bool,
+    },
+    /// Nothing to serve: the socket is empty, or the client's end of file came.
+    Nothing,
+    Failed,
+}
+
+/// How far `serve` got in the bytes it was given.
+enum Served {
+    /// Used up to here; the rest is the start of a request still arriving.
+    UpTo(usize),
+    /// Used up to here; the rest are requests held back because `OUTPUT_LIMIT` was reached.
+    HeldBack(usize),
+    /// Not a PROXY protocol header: the connection closes without a word.
+    Refused,
+}
+
+/// What is known of the bytes the client sent that are still in the socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Inbound {
+    /// Nothing read yet, or the last read filled the buffer: more may wait, unannounced.
+    Unknown,
+    /// The last read emptied the socket, and nothing was announced since: what the client
+    /// sends next brings a new (edge-triggered) event.
+    Drained,
+    /// The client has shut its sending side (EPOLLRDHUP): its end of file waits to be read.
+    PeerClosed,
+    /// The end of file was read: nothing the client sent is left unread.
+    Eof,
+}
+
+/// Bytes read but not used yet.
+#[derive(Debug, PartialEq, Eq)]
+enum Kept {
+    Nothing,
+    /// The start of a request (or of the PROXY header) whose end has not arrived.
+    Start(Vec<u8>),
+    /// Requests left unanswered because `OUTPUT_LIMIT` was reached or an answer was delayed:
+    /// they are answered before anything more is read.
+    HeldBack(Vec<u8>),
+}
+
+impl Kept {
+    fn len(&self) -> usize {
+        match self {
+            Kept::Nothing => 0,
+            Kept::Start(bytes) | Kept::HeldBack(bytes) => bytes.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Kept::Nothing
+    }
 }
 
 /// What the connection's deadline is for.
@@ -97,34 +176,14 @@ pub(crate) struct Conn {
     peer: SocketAddr,
     /// The client, as a PROXY protocol header gave it; else the peer.
     client: SocketAddr,
-    /// The start of a request whose end has not arrived, or requests held back.
-    partial: Vec<u8>,
+    reading: Reading,
+    writing: Writing,
+    inbound: Inbound,
+    kept: Kept,
     /// Answers the socket has not taken yet.
     unsent: Vec<u8>,
-    /// A request body being skipped, and the answer owed after it.
-    body: Option<(BodySkipper, Owed)>,
-    /// An answer held by `?delay=` until the deadline.
-    delayed: Option<Owed>,
-    phase: Phase,
     timer: Timer,
     deadline: Instant,
-    /// An answer was written since the timer was last set: it starts over.
-    answered: bool,
-    /// A complete request has arrived: from now on, between requests, the idle timeout counts.
-    any_request: bool,
-    /// The client has shut its sending side (EPOLLRDHUP): its end of file is waiting to be read.
-    peer_closed: bool,
-    /// The client's end of file has been read, so nothing it sent is left unread: a closing
-    /// connection can close at once, without lingering.
-    eof_read: bool,
-    /// The last read emptied the socket: anything the client sends later brings a new event.
-    drained: bool,
-    /// The client may still be sending when the connection closes (its request was refused,
-    /// or bytes followed the last answered one): linger rather than close at once.
-    linger: bool,
-    /// `partial` holds requests left unanswered because `OUTPUT_LIMIT` was reached or an
-    /// answer was delayed: they are answered before anything more is read.
-    held_back: bool,
     nagle: Nagle,
 }
 
@@ -144,29 +203,22 @@ fn write_some(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
 
 impl Conn {
     /// A connection just accepted; `stream` is non-blocking.
-    pub fn new(stream: TcpStream, peer: SocketAddr, ctx: &Context) -> Conn {
+    pub fn new(stream: TcpStream, peer: SocketAddr, worker: &WorkerState) -> Conn {
         Conn {
             stream,
             peer,
             client: peer,
-            partial: Vec::new(),
-            unsent: Vec::new(),
-            body: None,
-            delayed: None,
-            phase: if ctx.settings.proxy_protocol {
-                Phase::ProxyHeader
+            reading: if worker.settings.proxy_protocol {
+                Reading::ProxyHeader
             } else {
-                Phase::Open
+                Reading::Heads { first: true }
             },
+            writing: Writing::Answering,
+            inbound: Inbound::Unknown,
+            kept: Kept::Nothing,
+            unsent: Vec::new(),
             timer: Timer::FirstRequest,
-            deadline: ctx.clock.now + ctx.settings.header_timeout,
-            answered: false,
-            any_request: false,
-            peer_closed: false,
-            eof_read: false,
-            drained: false,
-            linger: false,
-            held_back: false,
+            deadline: worker.clock.now + worker.settings.header_timeout,
             nagle: Nagle::NothingWritten,
         }
     }
@@ -182,275 +234,342 @@ impl Conn {
 
     /// Between requests, with nothing owed: closing it loses nothing.
     pub fn is_idle(&self) -> bool {
-        self.phase == Phase::Open
-            && self.partial.is_empty()
-            && self.body.is_none()
-            && self.delayed.is_none()
+        matches!(self.reading, Reading::Heads { .. })
+            && matches!(self.writing, Writing::Answering)
+            && self.kept.is_empty()
             && self.unsent.is_empty()
     }
 
-    /// Reading requests: the PROXY protocol header, then HTTP.
+    /// Reading requests: the PROXY protocol header, heads, bodies.
     fn is_reading(&self) -> bool {
-        matches!(self.phase, Phase::ProxyHeader | Phase::Open)
+        matches!(
+            self.reading,
+            Reading::ProxyHeader | Reading::Heads { .. } | Reading::Body(..)
+        )
     }
 
     /// The client shut its sending side: its end of file will be read after what it sent.
     pub fn on_peer_closed(&mut self) {
-        self.peer_closed = true;
+        if self.inbound != Inbound::Eof {
+            self.inbound = Inbound::PeerClosed;
+        }
     }
 
     /// Reads what the socket has and answers every complete request in it.
-    pub fn on_readable(&mut self, buf: &mut [u8], ctx: &mut Context) -> Next {
-        if self.phase == Phase::Lingering {
+    pub fn on_readable(&mut self, buf: &mut [u8], worker: &mut WorkerState) -> Next {
+        if matches!(self.reading, Reading::Lingering) {
             return self.discard(buf);
         }
+        let mut answered = false;
         let mut reads = 0;
         // While answers are waiting for the client to read them, or one is held by a delay,
         // read no more requests.
-        while self.is_reading() && self.unsent.is_empty() && self.delayed.is_none() {
+        while self.is_reading()
+            && self.unsent.is_empty()
+            && matches!(self.writing, Writing::Answering)
+        {
             if reads == READS_PER_EVENT {
-                self.rearm(ctx);
+                self.set_timer(worker, answered);
                 return Next::Again;
             }
             reads += 1;
-            // What was kept (the start of a request, or requests held back) goes first in the
-            // buffer, and what is read now after it.
-            let kept = self.partial.len();
-            // Requests held back are answered before anything more is read.
-            let read = if std::mem::take(&mut self.held_back) {
-                None
-            } else {
-                match sys::read(&self.stream, &mut buf[kept..]) {
-                    Ok(0) => {
-                        // The client sends no more: answer nothing further, send what is owed,
-                        // close.
-                        self.partial = Vec::new();
-                        self.body = None;
-                        self.phase = Phase::Closing;
-                        self.eof_read = true;
-                        break;
-                    }
-                    Ok(n) => Some(n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.drained = true;
-                        break;
-                    }
-                    Err(_) => return Next::Close,
-                }
+            let (filled, read) = match self.read_behind_kept(buf) {
+                Filled::Bytes { filled, read } => (filled, read),
+                Filled::Nothing => break,
+                Filled::Failed => return Next::Close,
             };
-            // Moved into the buffer only now, so that a read that found nothing leaves it kept.
-            if kept != 0 {
-                buf[..kept].copy_from_slice(&std::mem::take(&mut self.partial));
-            }
-            let filled = kept + read.unwrap_or(0);
-            let Some(used) = self.answer_all(&buf[..filled], ctx) else {
+            let data = &buf[..filled];
+            let (used, held_back) = match self.serve(data, worker) {
+                Served::UpTo(used) => (used, false),
+                Served::HeldBack(used) => (used, true),
                 // Not a PROXY protocol header: no answer, nothing to linger for.
-                return Next::Close;
+                Served::Refused => return Next::Close,
             };
             // What is left is kept; an idle connection holds no buffer.
-            if used != filled {
-                self.partial = buf[used..filled].to_vec();
+            let rest = &data[used..];
+            if !rest.is_empty() {
+                self.kept = if held_back {
+                    Kept::HeldBack(rest.to_vec())
+                } else {
+                    Kept::Start(rest.to_vec())
+                };
             }
-            if self.send(ctx).is_err() {
+            answered |= !worker.batch.is_empty();
+            if self.send(worker).is_err() {
                 return Next::Close;
             }
-            // A short read emptied the socket, and new bytes will bring a new edge-triggered
-            // event. Not so the end of file, if the client has closed: read on until it shows;
-            // nor requests held back, which nothing will announce.
-            if let Some(n) = read {
-                self.drained = n < buf.len() - kept;
-            }
-            if read.is_some() && self.drained && !self.peer_closed && !self.held_back {
+            // A read that emptied the socket: new bytes will bring a new edge-triggered event.
+            // Not so the end of file of a client that has closed, nor requests held back, nor
+            // bytes that came while reading waited (no read was made this time round).
+            if read && self.inbound == Inbound::Drained && !held_back {
                 break;
             }
         }
-        self.rearm(ctx);
-        self.after_send(buf, ctx)
+        self.set_timer(worker, answered);
+        self.after_send(buf, worker)
     }
 
-    /// Answers every complete request at the start of `data`; returns how many bytes it used,
-    /// or `None` when the connection must close without a word (a bad PROXY protocol header).
-    /// What is left is the beginning of a request still arriving, or requests held back.
-    fn answer_all(&mut self, data: &[u8], ctx: &mut Context) -> Option<usize> {
-        let mut at = 0;
-        if self.phase == Phase::ProxyHeader {
-            match proxy_protocol::parse(data) {
-                Ok(Status::Complete(header)) => {
-                    at = header.len;
-                    if let Some(addresses) = header.addresses {
-                        self.client = addresses.source;
+    /// Puts the kept bytes at the start of `buf` and reads after them, unless they are
+    /// requests held back, which are answered before anything more is read.
+    fn read_behind_kept(&mut self, buf: &mut [u8]) -> Filled {
+        let kept = self.kept.len();
+        let held_back = matches!(self.kept, Kept::HeldBack(_));
+        let read = if held_back {
+            0
+        } else {
+            match sys::read(&self.stream, &mut buf[kept..]) {
+                Ok(0) => {
+                    // The client sends no more: answer nothing further, send what is owed,
+                    // close.
+                    self.kept = Kept::Nothing;
+                    self.reading = Reading::Done { unread: false };
+                    self.inbound = Inbound::Eof;
+                    return Filled::Nothing;
+                }
+                Ok(n) => {
+                    if self.inbound != Inbound::PeerClosed {
+                        self.inbound = if n < buf.len() - kept {
+                            Inbound::Drained
+                        } else {
+                            Inbound::Unknown
+                        };
                     }
-                    self.phase = Phase::Open;
+                    n
                 }
-                Ok(Status::Partial) => return Some(0),
-                Err(_) => {
-                    ctx.counters().proxy_headers_refused.add(1);
-                    return None;
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.inbound = Inbound::Drained;
+                    return Filled::Nothing;
                 }
+                Err(_) => return Filled::Failed,
+            }
+        };
+        // Moved into the buffer only now, so that a read that found nothing leaves it kept.
+        if let Kept::Start(bytes) | Kept::HeldBack(bytes) =
+            std::mem::replace(&mut self.kept, Kept::Nothing)
+        {
+            buf[..kept].copy_from_slice(&bytes);
+        }
+        Filled::Bytes {
+            filled: kept + read,
+            read: !held_back,
+        }
+    }
+
+    /// Answers every complete request at the start of `data`, and says how far it got: the
+    /// rest is the beginning of a request still arriving, or requests held back.
+    fn serve(&mut self, data: &[u8], worker: &mut WorkerState) -> Served {
+        let mut at = 0;
+        if let Reading::ProxyHeader = self.reading {
+            match self.read_proxy_header(data, worker) {
+                Some(Status::Complete(len)) => at = len,
+                Some(Status::Partial) => return Served::UpTo(0),
+                None => return Served::Refused,
             }
         }
-        while self.phase == Phase::Open && self.delayed.is_none() {
-            if let Some((skipper, _)) = &mut self.body {
-                match skipper.read(&data[at..]) {
+        loop {
+            match &mut self.reading {
+                Reading::Body(body) => match body.0.read(&data[at..]) {
                     Ok(Status::Complete(n)) => {
                         at += n;
-                        let (_, owed) = self.body.take().expect("a body is being skipped");
-                        self.answer(owed, ctx);
-                        continue;
+                        let done =
+                            std::mem::replace(&mut self.reading, Reading::Heads { first: false });
+                        if let Reading::Body(body) = done {
+                            self.answer(body.1, worker);
+                        }
                     }
-                    Ok(Status::Partial) => return Some(data.len()),
+                    Ok(Status::Partial) => return Served::UpTo(data.len()),
                     Err(reject) => {
-                        self.reject(reject, ctx);
+                        self.reject(reject, worker);
                         break;
                     }
-                }
-            }
-            // All used: no need to ask the parser about nothing.
-            if at == data.len() {
-                return Some(at);
-            }
-            if ctx.batch.len() >= OUTPUT_LIMIT {
-                self.held_back = true;
-                return Some(at);
-            }
-            match request::parse(&data[at..]) {
-                Ok(Status::Complete(request)) => {
-                    let head = &data[at..at + request.head_len];
-                    at += request.head_len;
-                    self.any_request = true;
-                    if ctx.is_plain_who(&request) {
-                        ctx.write_who_answer();
-                        self.answered = true;
-                        continue;
+                },
+                Reading::Heads { first } => {
+                    if !matches!(self.writing, Writing::Answering) {
+                        // The requests behind a delayed answer wait for it (`send_delayed`
+                        // serves them).
+                        return Served::UpTo(at);
                     }
-                    let owed = self.decide(&request, head, ctx);
-                    match BodySkipper::new(request.framing) {
-                        None => self.answer(owed, ctx),
-                        // The client waits for "100 Continue" before it sends the body: answer
-                        // now and close, rather than wait for a body that may never come.
-                        Some(_) if request.expect_continue => self.answer(
-                            Owed {
-                                connection: Connection::Close,
-                                ..owed
-                            },
-                            ctx,
-                        ),
-                        Some(skipper) => self.body = Some((skipper, owed)),
+                    // All used: no need to ask the parser about nothing.
+                    if at == data.len() {
+                        return Served::UpTo(at);
+                    }
+                    if worker.batch.len() >= OUTPUT_LIMIT {
+                        return Served::HeldBack(at);
+                    }
+                    match request::parse(&data[at..]) {
+                        Ok(Status::Complete(request)) => {
+                            let head = &data[at..at + request.head_len];
+                            at += request.head_len;
+                            *first = false;
+                            // The request nearly every load balancer sends, answered here;
+                            // any other goes through the routes.
+                            if worker.is_plain_who(&request) {
+                                worker.write_who_answer();
+                            } else {
+                                self.on_request(&request, head, worker);
+                            }
+                        }
+                        Ok(Status::Partial) => return Served::UpTo(at),
+                        Err(reject) => {
+                            self.reject(reject, worker);
+                            break;
+                        }
                     }
                 }
-                Ok(Status::Partial) => return Some(at),
-                Err(reject) => {
-                    self.reject(reject, ctx);
-                    break;
-                }
+                // (The PROXY header was read above, and a lingering connection serves nothing.)
+                Reading::Done { .. } | Reading::ProxyHeader | Reading::Lingering => break,
             }
-        }
-        if self.delayed.is_some() {
-            // The requests behind a delayed answer wait for it (`release` serves them).
-            return Some(at);
         }
         // Closing: whatever follows the last answer is dropped unread, and more may come.
-        self.linger |= at < data.len();
-        Some(data.len())
+        if at < data.len()
+            && let Reading::Done { unread } = &mut self.reading
+        {
+            *unread = true;
+        }
+        Served::UpTo(data.len())
+    }
+
+    /// The PROXY protocol header at the start of `data`: its length once whole; `None` when it
+    /// is not one.
+    fn read_proxy_header(
+        &mut self,
+        data: &[u8],
+        worker: &mut WorkerState,
+    ) -> Option<Status<usize>> {
+        match proxy_protocol::parse(data) {
+            Ok(Status::Complete(header)) => {
+                if let Some(addresses) = header.addresses {
+                    self.client = addresses.source;
+                }
+                self.reading = Reading::Heads { first: true };
+                Some(Status::Complete(header.len))
+            }
+            Ok(Status::Partial) => Some(Status::Partial),
+            Err(_) => {
+                worker.counters().proxy_headers_refused.add(1);
+                None
+            }
+        }
+    }
+
+    /// A request whose head has arrived: answered now, or after its body. (Out of line, so
+    /// that the loop that serves a plain `GET /who` stays small enough to inline the parser.)
+    #[inline(never)]
+    fn on_request(&mut self, request: &Request, head: &[u8], worker: &mut WorkerState) {
+        let peers = Peers {
+            client: self.client,
+            peer: self.peer,
+            socket: &self.stream,
+        };
+        let answer = dispatch::answer(request, head, &peers, worker);
+        match BodySkipper::new(request.framing) {
+            None => self.answer(answer, worker),
+            // The client waits for "100 Continue" before it sends the body: answer now and
+            // close, rather than wait for a body that may never come.
+            Some(_) if request.expect_continue => {
+                let mut answer = answer;
+                answer.head.connection = Connection::Close;
+                self.answer(answer, worker);
+            }
+            Some(body) => self.reading = Reading::Body(Box::new((body, answer))),
+        }
     }
 
     /// Writes the answer into the batch, or holds it if it asks for a delay (unless the stop
     /// has begun: then it goes at once, closing the connection).
-    fn answer(&mut self, owed: Owed, ctx: &mut Context) {
-        if !owed.delay.is_zero() && !ctx.stopping {
+    #[inline(always)]
+    fn answer(&mut self, answer: Answer, worker: &mut WorkerState) {
+        if !answer.delay.is_zero() && !worker.stopping {
             self.timer = Timer::Delay;
-            self.deadline = ctx.clock.now + owed.delay;
-            ctx.delay_until(self.deadline);
-            self.delayed = Some(owed);
+            self.deadline = worker.clock.now + answer.delay;
+            worker.delay_until(self.deadline);
+            self.writing = Writing::Delayed(Box::new(answer));
             return;
         }
-        ctx.write_answer(&owed);
-        if owed.connection == Connection::Close {
-            self.phase = Phase::Closing;
+        worker.write_answer(&answer);
+        if answer.head.connection == Connection::Close {
+            self.reading = Reading::Done { unread: false };
         }
-        self.answered = true;
     }
 
     /// Sends the delayed answer now, then serves the requests held behind it.
-    fn release(&mut self, buf: &mut [u8], ctx: &mut Context) -> Next {
-        let Some(mut owed) = self.delayed.take() else {
+    fn send_delayed(&mut self, buf: &mut [u8], worker: &mut WorkerState) -> Next {
+        let Writing::Delayed(mut answer) = std::mem::replace(&mut self.writing, Writing::Answering)
+        else {
             return Next::Wait;
         };
-        ctx.counters().delayed_answers.sub(1);
-        owed.delay = Duration::ZERO;
-        if ctx.shutting_down {
-            owed.connection = Connection::Close;
+        worker.counters().delayed_answers.sub(1);
+        answer.delay = Duration::ZERO;
+        if worker.shutting_down {
+            answer.head.connection = Connection::Close;
         }
-        self.answer(owed, ctx);
-        if self.send(ctx).is_err() {
+        self.answer(*answer, worker);
+        if self.send(worker).is_err() {
             return Next::Close;
         }
-        if self.phase == Phase::Open {
+        if self.is_reading() {
             // Held requests go first; then whatever arrived meanwhile, which no new event
             // will announce.
-            self.held_back = !self.partial.is_empty();
-            return self.on_readable(buf, ctx);
+            if let Kept::Start(bytes) = std::mem::replace(&mut self.kept, Kept::Nothing) {
+                self.kept = Kept::HeldBack(bytes);
+            }
+            return self.on_readable(buf, worker);
         }
-        self.rearm(ctx);
-        self.after_send(buf, ctx)
+        self.set_timer(worker, true);
+        self.after_send(buf, worker)
     }
 
     /// The stop has begun: a delayed answer goes now, with `Connection: close`.
-    pub fn on_stop(&mut self, buf: &mut [u8], ctx: &mut Context) -> Next {
-        self.release(buf, ctx)
+    pub fn on_stop(&mut self, buf: &mut [u8], worker: &mut WorkerState) -> Next {
+        self.send_delayed(buf, worker)
     }
 
     /// The worker closes the connection: what it counted as in progress is no longer.
-    pub fn close(self, ctx: &Context) {
-        if self.delayed.is_some() {
-            ctx.counters().delayed_answers.sub(1);
+    pub fn close(self, worker: &WorkerState) {
+        if let Writing::Delayed(_) = self.writing {
+            worker.counters().delayed_answers.sub(1);
         }
     }
 
     /// Answers a bad request with its status and reason, and closes: nothing after a bad
     /// request is parsed, so nothing can be smuggled behind it.
     #[cold]
-    fn reject(&mut self, reject: Reject, ctx: &mut Context) {
+    fn reject(&mut self, reject: Reject, worker: &mut WorkerState) {
         let message = reject.message();
         if reject.status == REQUEST_TIMEOUT.status {
-            ctx.counters().timeout(Timeout::Header);
+            worker.counters().timeout(Timeout::Header);
         } else {
-            ctx.counters().refused(reject.status);
+            worker.counters().refused(reject.status);
         }
-        if ctx.settings.access_log != AccessLog::Off {
-            ctx.log(self.client, None, reject.status, message.len());
+        if !worker.log.is_off() {
+            let date = worker.clock.log_date;
+            worker
+                .log
+                .line(&date, self.client, None, reject.status, message.len());
         }
-        let response = Response {
-            status: reject.status,
-            content_type: TEXT,
-            body: message.as_bytes(),
-            head_only: false,
-            allow: false,
-            vary_accept: false,
+        let head = response::Head {
             connection: Connection::Close,
+            ..response::Head::new(reject.status, response::TEXT)
         };
-        response.write_to(&mut ctx.batch, &ctx.clock.date);
-        self.body = None;
-        self.phase = Phase::Closing;
-        self.linger = true;
-        self.answered = true;
+        head.write(message.as_bytes(), &worker.clock.date, &mut worker.batch);
+        self.reading = Reading::Done { unread: true };
     }
 
-    /// Writes the answers assembled in `ctx.batch` after any still unsent; keeps what the
-    /// socket does not take.
-    fn send(&mut self, ctx: &mut Context) -> io::Result<()> {
-        if ctx.batch.is_empty() {
+    /// Writes the answers assembled in the worker's batch after any still unsent; keeps what
+    /// the socket does not take.
+    fn send(&mut self, worker: &mut WorkerState) -> io::Result<()> {
+        if worker.batch.is_empty() {
             return Ok(());
         }
         let result = if self.unsent.is_empty() {
             self.before_write();
-            write_some(&self.stream, &ctx.batch)
-                .map(|written| self.unsent.extend_from_slice(&ctx.batch[written..]))
+            write_some(&self.stream, &worker.batch)
+                .map(|written| self.unsent.extend_from_slice(&worker.batch[written..]))
         } else {
-            self.unsent.extend_from_slice(&ctx.batch);
+            self.unsent.extend_from_slice(&worker.batch);
             Ok(())
         };
-        ctx.batch.clear();
+        worker.batch.clear();
         result
     }
 
@@ -468,7 +587,7 @@ impl Conn {
     }
 
     /// The socket takes bytes again: send what is unsent, then resume reading.
-    pub fn on_writable(&mut self, buf: &mut [u8], ctx: &mut Context) -> Next {
+    pub fn on_writable(&mut self, buf: &mut [u8], worker: &mut WorkerState) -> Next {
         if self.unsent.is_empty() {
             return Next::Wait;
         }
@@ -481,12 +600,12 @@ impl Conn {
             return Next::WaitWritable;
         }
         self.unsent = Vec::new();
-        if self.phase == Phase::Open {
+        if self.is_reading() {
             // Requests may be waiting, unread, that no new event will announce.
-            return self.on_readable(buf, ctx);
+            return self.on_readable(buf, worker);
         }
-        self.rearm(ctx);
-        self.after_send(buf, ctx)
+        self.set_timer(worker, false);
+        self.after_send(buf, worker)
     }
 
     /// Once all that is owed is sent, a closing connection closes at once when nothing the
@@ -495,24 +614,24 @@ impl Conn {
     /// not refused. Otherwise it shuts its sending side and lingers: a client still sending
     /// (a body after a refusal, requests after the last one) would get a reset on a close, and
     /// a reset can destroy the answer before the client reads it.
-    fn after_send(&mut self, buf: &mut [u8], ctx: &Context) -> Next {
+    fn after_send(&mut self, buf: &mut [u8], worker: &WorkerState) -> Next {
         if !self.unsent.is_empty() {
             return Next::WaitWritable;
         }
-        if self.phase != Phase::Closing {
+        let Reading::Done { unread } = self.reading else {
             return Next::Wait;
-        }
-        let nothing_left = self.drained && !self.linger && self.partial.is_empty();
-        if self.eof_read || nothing_left {
+        };
+        let nothing_left = self.inbound == Inbound::Drained && !unread && self.kept.is_empty();
+        if self.inbound == Inbound::Eof || nothing_left {
             return Next::Close;
         }
         let _ = self.stream.shutdown(Shutdown::Write);
-        self.phase = Phase::Lingering;
+        self.reading = Reading::Lingering;
         self.timer = Timer::Linger;
-        self.deadline = ctx.clock.now + LINGER;
+        self.deadline = worker.clock.now + LINGER;
         // After a read that emptied the socket, what the client sends next, its end of file
         // included, brings an event: no need to read now. A pending end of file does not.
-        if self.drained && !self.peer_closed {
+        if self.inbound == Inbound::Drained {
             Next::Wait
         } else {
             self.discard(buf)
@@ -533,58 +652,62 @@ impl Conn {
     }
 
     /// Sets the timer for what the connection waits for now. A timer keeps its deadline while
-    /// it stays the same, so a trickled request cannot extend it; an answer starts it over.
-    fn rearm(&mut self, ctx: &Context) {
-        if matches!(self.phase, Phase::Lingering) || self.delayed.is_some() {
+    /// it stays the same, so a trickled request cannot extend it; an answer (`answered`: one
+    /// was written since the timer was last set) starts it over.
+    fn set_timer(&mut self, worker: &WorkerState, answered: bool) {
+        if matches!(self.reading, Reading::Lingering) || matches!(self.writing, Writing::Delayed(_))
+        {
             return;
         }
+        let settings = &worker.settings;
         let (timer, timeout) = if !self.unsent.is_empty() {
-            (Timer::Send, ctx.settings.idle_timeout)
-        } else if !self.partial.is_empty() || self.body.is_some() {
-            (Timer::Request, ctx.settings.header_timeout)
-        } else if !self.any_request {
-            (Timer::FirstRequest, ctx.settings.header_timeout)
+            (Timer::Send, settings.idle_timeout)
+        } else if !self.kept.is_empty() || matches!(self.reading, Reading::Body(..)) {
+            (Timer::Request, settings.header_timeout)
+        } else if matches!(
+            self.reading,
+            Reading::ProxyHeader | Reading::Heads { first: true }
+        ) {
+            (Timer::FirstRequest, settings.header_timeout)
         } else {
-            (Timer::Idle, ctx.settings.idle_timeout)
+            (Timer::Idle, settings.idle_timeout)
         };
-        if timer != self.timer || self.answered {
+        if timer != self.timer || answered {
             self.timer = timer;
-            self.deadline = ctx.clock.now + timeout;
+            self.deadline = worker.clock.now + timeout;
         }
-        self.answered = false;
     }
 
     /// The deadline has passed: a delayed answer goes; a request still arriving gets 408;
     /// anything else closes.
-    pub fn on_timeout(&mut self, buf: &mut [u8], ctx: &mut Context) -> Next {
+    pub fn on_timeout(&mut self, buf: &mut [u8], worker: &mut WorkerState) -> Next {
         match self.timer {
-            Timer::Delay => return self.release(buf, ctx),
+            Timer::Delay => return self.send_delayed(buf, worker),
             // A PROXY protocol header never gets an HTTP answer.
-            Timer::Request if self.phase == Phase::ProxyHeader => {
-                ctx.counters().timeout(Timeout::Header);
+            Timer::Request if matches!(self.reading, Reading::ProxyHeader) => {
+                worker.counters().timeout(Timeout::Header);
                 return Next::Close;
             }
             Timer::Request => {}
             Timer::FirstRequest => {
-                ctx.counters().timeout(Timeout::Header);
+                worker.counters().timeout(Timeout::Header);
                 return Next::Close;
             }
             Timer::Idle | Timer::Send => {
-                ctx.counters().timeout(Timeout::Idle);
+                worker.counters().timeout(Timeout::Idle);
                 return Next::Close;
             }
             Timer::Linger => return Next::Close,
         }
-        self.reject(REQUEST_TIMEOUT, ctx);
-        self.partial = Vec::new();
-        if self.send(ctx).is_err() {
+        self.reject(REQUEST_TIMEOUT, worker);
+        self.kept = Kept::Nothing;
+        if self.send(worker).is_err() {
             return Next::Close;
         }
-        self.rearm(ctx);
-        self.after_send(buf, ctx)
+        self.set_timer(worker, true);
+        self.after_send(buf, worker)
     }
 }
 
-mod dispatch;
 #[cfg(test)]
 mod tests;

@@ -4,8 +4,9 @@
 //! one epoll loop (`worker`) over non-blocking std sockets. All of them watch the one listening
 //! socket with EPOLLEXCLUSIVE, so a new connection wakes one worker, which then owns it for its
 //! whole life. A connection (`conn`) speaks HTTP and never touches epoll; the worker drives it
-//! and never looks at HTTP. What a worker's connections share is its `context`: the clock, the
-//! host name, the output batch, the access log.
+//! and never looks at HTTP. What a worker's connections share is its `worker_state`: the
+//! settings, the `clock`, the host name, the output batch, the `access_log`, the counters; a
+//! parsed request becomes its answer in `dispatch`. What all threads share is the `state`.
 //!
 //! Every timeout is explicit: `--header-timeout` while a request arrives (and for a new
 //! connection's first byte), `--idle-timeout` between requests and while an answer waits for the
@@ -13,95 +14,34 @@
 //! begins. Deadlines are checked by a scan of the worker's connections when the earliest is due,
 //! and at least once a second.
 
+mod access_log;
+mod clock;
 mod conn;
-mod context;
+mod dispatch;
+mod state;
 mod worker;
+mod worker_state;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use crate::config::Config;
-use crate::metrics::{self, Counters};
 use crate::sys;
+use state::{Lifecycle, ServerState};
 use worker::Worker;
 
 /// The accept queue: std's 128 overflows when a thousand clients connect at once.
 const LISTEN_BACKLOG: u32 = 4096;
 
-/// Where the server is in its life; it only moves forward.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Lifecycle {
-    Serving = 0,
-    /// SIGTERM came with a `--shutdown-delay`: still accepting and answering, but every answer
-    /// closes its connection and `/healthz` answers 503.
-    Draining = 1,
-    /// Not accepting; finishing what is in flight, within the grace period.
-    Stopping = 2,
-}
-
-/// What the main thread and the workers share.
-pub(crate) struct Shared {
-    /// Connections open in all workers, for `--max-connections`.
-    open: AtomicUsize,
-    lifecycle: AtomicU8,
-    /// `/healthz` answers 200 (SIGUSR2, and at start) or 503 (SIGUSR1).
-    ready: AtomicBool,
-    /// One set per worker, each written by its worker only, read by any scrape.
-    pub counters: Box<[Counters]>,
-    /// When the server started, since the Unix epoch.
-    pub start_time: std::time::Duration,
-}
-
-impl Shared {
-    pub fn new(workers: usize) -> Shared {
-        Shared {
-            open: AtomicUsize::new(0),
-            lifecycle: AtomicU8::new(Lifecycle::Serving as u8),
-            ready: AtomicBool::new(true),
-            counters: (0..workers).map(|_| Counters::new()).collect(),
-            start_time: metrics::unix_time(),
-        }
-    }
-
-    /// Counts a new connection; returns how many are open with it.
-    pub fn open_connection(&self) -> usize {
-        self.open.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    pub fn close_connection(&self) {
-        self.open.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    pub fn connections_open(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
-    }
-
-    pub fn lifecycle(&self) -> Lifecycle {
-        match self.lifecycle.load(Ordering::Acquire) {
-            0 => Lifecycle::Serving,
-            1 => Lifecycle::Draining,
-            _ => Lifecycle::Stopping,
-        }
-    }
-
-    /// Moves the lifecycle forward to `to` (never back).
-    fn advance(&self, to: Lifecycle) {
-        self.lifecycle.fetch_max(to as u8, Ordering::Release);
-    }
-}
-
 /// A bound listener, ready to serve.
 pub struct Server {
     listener: TcpListener,
     config: Config,
+    /// `--workers`, counted (`auto`: the CPUs of the affinity mask).
+    workers: usize,
 }
 
 impl Server {
@@ -112,6 +52,7 @@ impl Server {
         Ok(Server {
             listener,
             config: config.clone(),
+            workers: config.workers.count(),
         })
     }
 
@@ -123,14 +64,14 @@ impl Server {
     pub fn start(self) -> io::Result<Running> {
         let (wake, wake_receiver) = UnixStream::pair()?;
         let listener = Arc::new(self.listener);
-        let shared = Arc::new(Shared::new(self.config.workers));
-        let mut workers = Vec::with_capacity(self.config.workers);
-        for id in 0..self.config.workers {
+        let server = Arc::new(ServerState::new(self.workers));
+        let mut workers = Vec::with_capacity(self.workers);
+        for id in 0..self.workers {
             let mut worker = Worker::new(
                 &self.config,
                 Arc::clone(&listener),
                 wake_receiver.try_clone()?,
-                Arc::clone(&shared),
+                Arc::clone(&server),
                 id,
             )?;
             let thread = std::thread::Builder::new()
@@ -146,7 +87,7 @@ impl Server {
         Ok(Running {
             wake,
             workers,
-            shared,
+            server,
         })
     }
 }
@@ -156,14 +97,19 @@ pub struct Running {
     /// Each byte written here wakes every worker once (edge-triggered); none is ever read.
     wake: UnixStream,
     workers: Vec<JoinHandle<()>>,
-    shared: Arc<Shared>,
+    server: Arc<ServerState>,
 }
 
 impl Running {
     /// Makes `/healthz` answer 200 (`true`) or 503 (`false`), and `whod --healthcheck` succeed
     /// or fail with it; `/who` and the rest serve as before.
     pub fn set_ready(&self, ready: bool) {
-        self.shared.ready.store(ready, Ordering::Relaxed);
+        self.server.set_ready(ready);
+    }
+
+    /// How many workers serve.
+    pub fn workers(&self) -> usize {
+        self.workers.len()
     }
 
     /// Starts the drain window: every answer from now on closes its connection and `/healthz`
@@ -182,7 +128,7 @@ impl Running {
     }
 
     fn move_to(&mut self, lifecycle: Lifecycle) {
-        self.shared.advance(lifecycle);
+        self.server.advance(lifecycle);
         // A full socket buffer would already be readable: the workers are awake anyway.
         let _ = self.wake.write(b"!");
     }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::conn::{Conn, Next};
-use super::context::Context;
-use super::{Lifecycle, Shared};
+use super::state::{Lifecycle, ServerState};
+use super::worker_state::WorkerState;
 use crate::config::Config;
 use crate::sys::{self, Epoll, Event, Events, Interest};
 
@@ -50,7 +50,7 @@ pub(crate) struct Worker {
     /// `None` once the stop has begun; the listening socket closes when no worker holds it.
     listener: Option<Arc<TcpListener>>,
     wake: UnixStream,
-    shared: Arc<Shared>,
+    server: Arc<ServerState>,
     max_connections: usize,
     slots: Vec<Slot>,
     free: Vec<usize>,
@@ -58,7 +58,7 @@ pub(crate) struct Worker {
     /// Connections to serve again in the next turn, without waiting for an event.
     ready: Vec<u64>,
     read_buf: Vec<u8>,
-    ctx: Context,
+    state: WorkerState,
     next_scan: Instant,
     accept_resume: Option<Instant>,
     last_accept_error: Option<Instant>,
@@ -70,26 +70,26 @@ impl Worker {
         config: &Config,
         listener: Arc<TcpListener>,
         wake: UnixStream,
-        shared: Arc<Shared>,
+        server: Arc<ServerState>,
         id: usize,
     ) -> io::Result<Worker> {
         let epoll = Epoll::new()?;
         epoll.add(&wake, Interest::WAKE, WAKE)?;
-        let ctx = Context::new(config, Arc::clone(&shared), id);
+        let state = WorkerState::new(config, Arc::clone(&server), id);
         let worker = Worker {
             epoll,
             events: Events::with_capacity(EVENTS_PER_WAIT),
             listener: Some(listener),
             wake,
-            shared,
+            server,
             max_connections: config.max_connections,
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
             ready: Vec::new(),
             read_buf: vec![0; READ_BUFFER],
-            next_scan: ctx.clock.now + SCAN_INTERVAL,
-            ctx,
+            next_scan: state.clock.now + SCAN_INTERVAL,
+            state,
             accept_resume: None,
             last_accept_error: None,
             stop_deadline: None,
@@ -113,7 +113,7 @@ impl Worker {
                 Duration::ZERO
             };
             self.epoll.wait(&mut self.events, timeout)?;
-            self.ctx.tick();
+            self.state.tick();
             for index in 0..self.events.len() {
                 let event = self.events.get(index);
                 match event.token() {
@@ -126,19 +126,19 @@ impl Worker {
                 self.on_ready_again(token);
             }
             // A delay begun this turn may end before the next scan: scan then.
-            if let Some(end) = self.ctx.take_delay_end() {
+            if let Some(end) = self.state.take_delay_end() {
                 self.next_scan = self.next_scan.min(end);
             }
-            let now = self.ctx.clock.now;
+            let now = self.state.clock.now;
             if now >= self.next_scan {
-                self.expire();
+                self.check_deadlines();
             }
             if self.accept_resume.is_some_and(|at| now >= at) {
                 self.resume_accept();
             }
-            if !self.ctx.log.is_empty() {
-                let _ = io::stdout().lock().write_all(&self.ctx.log);
-                self.ctx.log.clear();
+            if !self.state.log.lines.is_empty() {
+                let _ = io::stdout().lock().write_all(&self.state.log.lines);
+                self.state.log.lines.clear();
             }
             if self
                 .stop_deadline
@@ -154,7 +154,7 @@ impl Worker {
     }
 
     /// The connection a token names, if it is still the one the token was made for.
-    fn find(slots: &mut [Slot], token: u64) -> Option<(usize, &mut Conn)> {
+    fn conn_for(slots: &mut [Slot], token: u64) -> Option<(usize, &mut Conn)> {
         let index = (token & 0xffff_ffff) as usize;
         let slot = slots.get_mut(index)?;
         if u64::from(slot.generation) != token >> 32 {
@@ -164,7 +164,7 @@ impl Worker {
     }
 
     fn on_event(&mut self, token: u64, event: &Event) {
-        let Some((index, conn)) = Self::find(&mut self.slots, token) else {
+        let Some((index, conn)) = Self::conn_for(&mut self.slots, token) else {
             return;
         };
         let next = if event.is_failed() {
@@ -175,24 +175,24 @@ impl Worker {
             }
             let mut next = Next::Wait;
             if event.is_writable() {
-                next = conn.on_writable(&mut self.read_buf, &mut self.ctx);
+                next = conn.on_writable(&mut self.read_buf, &mut self.state);
             }
             if next == Next::Wait && (event.is_readable() || event.is_peer_closed()) {
-                next = conn.on_readable(&mut self.read_buf, &mut self.ctx);
+                next = conn.on_readable(&mut self.read_buf, &mut self.state);
             }
             next
         };
-        self.follow(index, token, next);
+        self.act_on(index, token, next);
     }
 
     fn on_ready_again(&mut self, token: u64) {
-        if let Some((index, conn)) = Self::find(&mut self.slots, token) {
-            let next = conn.on_readable(&mut self.read_buf, &mut self.ctx);
-            self.follow(index, token, next);
+        if let Some((index, conn)) = Self::conn_for(&mut self.slots, token) {
+            let next = conn.on_readable(&mut self.read_buf, &mut self.state);
+            self.act_on(index, token, next);
         }
     }
 
-    fn follow(&mut self, index: usize, token: u64, next: Next) {
+    fn act_on(&mut self, index: usize, token: u64, next: Next) {
         match next {
             Next::Wait => {}
             Next::WaitWritable => self.watch_writable(index, token),
@@ -246,9 +246,9 @@ impl Worker {
     }
 
     fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
-        if self.shared.open_connection() > self.max_connections {
-            self.shared.close_connection();
-            self.ctx.counters().connections_refused.add(1);
+        if self.server.open_connection() > self.max_connections {
+            self.server.close_connection();
+            self.state.counters().connections_refused.add(1);
             // Refuse cleanly, without waiting on the client: say why and close. The socket is
             // non-blocking, and a fresh one takes these few bytes.
             let _ = stream.write(BUSY);
@@ -268,31 +268,31 @@ impl Worker {
             .is_err()
         {
             self.free.push(index);
-            self.shared.close_connection();
+            self.server.close_connection();
             return;
         }
-        self.slots[index].conn = Some(Conn::new(stream, peer, &self.ctx));
+        self.slots[index].conn = Some(Conn::new(stream, peer, &self.state));
         self.live += 1;
-        self.ctx.counters().connections_accepted.add(1);
+        self.state.counters().connections_accepted.add(1);
     }
 
     fn close(&mut self, index: usize) {
         let slot = &mut self.slots[index];
         // Dropping the stream closes the socket, which also removes it from the epoll set.
         if let Some(conn) = slot.conn.take() {
-            conn.close(&self.ctx);
+            conn.close(&self.state);
             slot.generation = slot.generation.wrapping_add(1);
             slot.watches_writable = false;
             self.free.push(index);
             self.live -= 1;
-            self.shared.close_connection();
+            self.server.close_connection();
         }
     }
 
     /// Out of file descriptors: stop watching the listener for a while rather than spin on
     /// it. Open connections are served meanwhile; each one closed frees a descriptor.
     fn pause_accept(&mut self, listener: &TcpListener, error: &io::Error) {
-        let now = self.ctx.clock.now;
+        let now = self.state.clock.now;
         let _ = self.epoll.delete(listener);
         self.accept_resume = Some(now + ACCEPT_BACKOFF);
         if self
@@ -311,16 +311,16 @@ impl Worker {
         self.accept_resume = None;
         if let Err(error) = self.watch_listener() {
             eprintln!("whod: cannot watch the listener again: {error}");
-            self.accept_resume = Some(self.ctx.clock.now + ACCEPT_BACKOFF);
+            self.accept_resume = Some(self.state.clock.now + ACCEPT_BACKOFF);
         }
     }
 
     /// The main thread moved the lifecycle on: drain, then stop. Answers held by a delay are
     /// kept through the drain window, and go at the stop.
     fn on_wake(&mut self) {
-        match self.shared.lifecycle() {
+        match self.server.lifecycle() {
             Lifecycle::Serving => {}
-            Lifecycle::Draining => self.ctx.shutting_down = true,
+            Lifecycle::Draining => self.state.shutting_down = true,
             Lifecycle::Stopping => self.begin_stop(),
         }
     }
@@ -330,9 +330,9 @@ impl Worker {
         if self.stop_deadline.is_some() {
             return;
         }
-        self.ctx.shutting_down = true;
-        self.ctx.stopping = true;
-        self.stop_deadline = Some(self.ctx.clock.now + SHUTDOWN_GRACE);
+        self.state.shutting_down = true;
+        self.state.stopping = true;
+        self.stop_deadline = Some(self.state.clock.now + SHUTDOWN_GRACE);
         let _ = self.epoll.delete(&self.wake);
         if let Some(listener) = self.listener.take()
             && self.accept_resume.take().is_none()
@@ -346,25 +346,25 @@ impl Worker {
             if conn.is_idle() {
                 self.close(index);
             } else {
-                let next = conn.on_stop(&mut self.read_buf, &mut self.ctx);
+                let next = conn.on_stop(&mut self.read_buf, &mut self.state);
                 let token = self.token(index);
-                self.follow(index, token, next);
+                self.act_on(index, token, next);
             }
         }
     }
 
     /// Acts on every deadline that has passed; schedules the next scan at the earliest one left.
-    fn expire(&mut self) {
-        let now = self.ctx.clock.now;
+    fn check_deadlines(&mut self) {
+        let now = self.state.clock.now;
         let mut next = now + SCAN_INTERVAL;
         for index in 0..self.slots.len() {
             let Some(conn) = self.slots[index].conn.as_mut() else {
                 continue;
             };
             if conn.deadline() <= now {
-                let next = conn.on_timeout(&mut self.read_buf, &mut self.ctx);
+                let next = conn.on_timeout(&mut self.read_buf, &mut self.state);
                 let token = self.token(index);
-                self.follow(index, token, next);
+                self.act_on(index, token, next);
             }
             if let Some(conn) = &self.slots[index].conn {
                 next = next.min(conn.deadline());

@@ -132,6 +132,19 @@ impl Whod {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// True once `whod` has written `text` to stderr, waiting at most `TIMEOUT`: the lines are
+    /// collected by a thread of the test, which may lag the process on a busy machine.
+    pub fn said(&self, text: &str) -> bool {
+        let deadline = Instant::now() + TIMEOUT;
+        while !self.stderr().contains(text) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
+
     /// The access log: all of stdout, once the process has exited.
     pub fn stdout(&mut self) -> String {
         let mut out = String::new();

@@ -4,10 +4,10 @@
 
 use super::*;
 use crate::config::Config;
-use crate::server::Shared;
+use crate::routes;
+use crate::server::state::ServerState;
 use crate::server::worker::READ_BUFFER;
 use crate::sys;
-use crate::who;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ const ONE_ANSWER: usize = 512;
 struct Harness {
     client: TcpStream,
     conn: Conn,
-    ctx: Context,
+    worker: WorkerState,
     buf: Vec<u8>,
     /// What the client has read so far and not yet taken as responses.
     received: Vec<u8>,
@@ -36,12 +36,12 @@ fn harness_with(config: &Config) -> Harness {
     client.set_read_timeout(Some(LIMIT)).unwrap();
     let (stream, peer) = sys::accept(&listener).unwrap();
     assert_eq!(peer, client.local_addr().unwrap());
-    let ctx = Context::new(config, Arc::new(Shared::new(1)), 0);
-    let conn = Conn::new(stream, peer, &ctx);
+    let worker = WorkerState::new(config, Arc::new(ServerState::new(1)), 0);
+    let conn = Conn::new(stream, peer, &worker);
     Harness {
         client,
         conn,
-        ctx,
+        worker,
         buf: vec![0; READ_BUFFER],
         received: Vec::new(),
     }
@@ -88,15 +88,15 @@ impl Harness {
     }
 
     fn readable(&mut self) -> Next {
-        self.conn.on_readable(&mut self.buf, &mut self.ctx)
+        self.conn.on_readable(&mut self.buf, &mut self.worker)
     }
 
     fn writable(&mut self) -> Next {
-        self.conn.on_writable(&mut self.buf, &mut self.ctx)
+        self.conn.on_writable(&mut self.buf, &mut self.worker)
     }
 
     fn timeout(&mut self) -> Next {
-        self.conn.on_timeout(&mut self.buf, &mut self.ctx)
+        self.conn.on_timeout(&mut self.buf, &mut self.worker)
     }
 
     /// Reads what the client can read now, without waiting.
@@ -191,7 +191,10 @@ impl Harness {
             }
             match next {
                 Next::Close => return Next::Close,
-                Next::Wait if !(self.conn.held_back || with_reads && self.readable_now()) => {
+                Next::Wait
+                    if !(matches!(self.conn.kept, Kept::HeldBack(_))
+                        || with_reads && self.readable_now()) =>
+                {
                     return Next::Wait;
                 }
                 Next::Wait | Next::WaitWritable => std::thread::sleep(Duration::from_millis(1)),
@@ -215,25 +218,25 @@ fn a_new_connection_gets_the_header_timeout_then_the_idle_timeout_restarts_per_a
         ..Config::default()
     };
     let mut h = harness_with(&config);
-    let start = h.ctx.clock.now;
+    let start = h.worker.clock.now;
     assert_eq!(h.conn.timer, Timer::FirstRequest);
     assert_eq!(h.conn.deadline(), start + Duration::from_secs(10));
 
     // The first bytes of a request: the header timeout, from now.
-    h.ctx.clock.now = start + Duration::from_secs(1);
+    h.worker.clock.now = start + Duration::from_secs(1);
     h.send(b"GET /who HTTP/1.1\r\n");
     assert_eq!(h.readable(), Next::Wait);
     assert_eq!(h.conn.timer, Timer::Request);
     assert_eq!(h.conn.deadline(), start + Duration::from_secs(11));
 
     // More bytes of the same request do not move the deadline.
-    h.ctx.clock.now = start + Duration::from_secs(3);
+    h.worker.clock.now = start + Duration::from_secs(3);
     h.send(b"Host: t\r\n");
     assert_eq!(h.readable(), Next::Wait);
     assert_eq!(h.conn.deadline(), start + Duration::from_secs(11));
 
     // Answered: idle, with the idle timeout from the answer.
-    h.ctx.clock.now = start + Duration::from_secs(4);
+    h.worker.clock.now = start + Duration::from_secs(4);
     h.send(b"\r\n");
     assert_eq!(h.readable(), Next::Wait);
     assert_eq!(h.responses(1)[0].0, 200);
@@ -241,19 +244,19 @@ fn a_new_connection_gets_the_header_timeout_then_the_idle_timeout_restarts_per_a
     assert_eq!(h.conn.deadline(), start + Duration::from_secs(79));
     assert!(h.conn.is_idle());
     assert!(
-        h.conn.partial.capacity() == 0,
+        h.conn.kept == Kept::Nothing,
         "an idle connection holds no buffer"
     );
 
     // The next answer starts the idle timer over.
-    h.ctx.clock.now = start + Duration::from_secs(30);
+    h.worker.clock.now = start + Duration::from_secs(30);
     h.send(WHO);
     assert_eq!(h.readable(), Next::Wait);
     assert_eq!(h.responses(1)[0].0, 200);
     assert_eq!(h.conn.deadline(), start + Duration::from_secs(105));
 
     // Idle past its deadline: closed silently.
-    h.ctx.clock.now = h.conn.deadline();
+    h.worker.clock.now = h.conn.deadline();
     assert_eq!(h.timeout(), Next::Close);
     assert!(h.received.is_empty());
 }
@@ -263,7 +266,7 @@ fn a_request_not_received_in_time_gets_408_then_the_connection_lingers_and_close
     let mut h = harness();
     h.send(b"GET /who HTTP/1.1\r\nHost");
     assert_eq!(h.readable(), Next::Wait);
-    h.ctx.clock.now = h.conn.deadline();
+    h.worker.clock.now = h.conn.deadline();
     // The socket was emptied by the last read: no read is needed to linger.
     assert_eq!(h.timeout(), Next::Wait);
     let response = &h.responses(1)[0];
@@ -286,13 +289,11 @@ fn a_request_not_received_in_time_gets_408_then_the_connection_lingers_and_close
         h.client_sees_eof(),
         "the sending side is shut after the answer"
     );
-    assert_eq!(
-        (h.conn.phase, h.conn.timer),
-        (Phase::Lingering, Timer::Linger)
-    );
-    assert_eq!(h.conn.deadline(), h.ctx.clock.now + LINGER);
+    assert!(matches!(h.conn.reading, Reading::Lingering));
+    assert_eq!(h.conn.timer, Timer::Linger);
+    assert_eq!(h.conn.deadline(), h.worker.clock.now + LINGER);
     // The client never closes: the linger ends at its deadline.
-    h.ctx.clock.now = h.conn.deadline();
+    h.worker.clock.now = h.conn.deadline();
     assert_eq!(h.timeout(), Next::Close);
 }
 
@@ -303,7 +304,10 @@ fn a_last_request_read_whole_with_nothing_after_it_closes_at_once() {
     // As nginx: the socket was emptied by the read and nothing followed the request, so
     // closing cannot lose the answer to a reset; no shutdown, no linger.
     assert_eq!(h.readable(), Next::Close);
-    assert_eq!(h.conn.phase, Phase::Closing, "never shut or lingered");
+    assert!(
+        matches!(h.conn.reading, Reading::Done { .. }),
+        "never shut or lingered"
+    );
     let response = &h.responses(1)[0];
     assert!(response.1.contains("\r\nConnection: close\r\n"));
     assert!(eof(h.close()));
@@ -321,7 +325,7 @@ fn a_closing_connection_with_bytes_after_its_last_request_lingers() {
         .concat(),
     );
     assert_eq!(h.readable(), Next::Wait);
-    assert_eq!(h.conn.phase, Phase::Lingering);
+    assert!(matches!(h.conn.reading, Reading::Lingering));
     let response = &h.responses(1)[0];
     assert!(response.1.contains("\r\nConnection: close\r\n"));
     assert!(h.client_sees_eof(), "the sending side is shut");
@@ -353,7 +357,7 @@ fn a_refused_request_with_more_bytes_behind_it_reads_them_at_once_when_closing()
     };
     h.arrived(READ_BUFFER + 1);
     let next = h.readable();
-    assert_eq!(h.conn.phase, Phase::Lingering);
+    assert!(matches!(h.conn.reading, Reading::Lingering));
     assert!(matches!(next, Next::Wait | Next::Again), "{next:?}");
     assert_eq!(h.responses(1)[0].0, 505);
     // Lingering: the rest is read and dropped, so the writer can finish.
@@ -379,7 +383,10 @@ fn a_client_whose_end_of_file_was_read_is_answered_then_closed_at_once() {
         Next::Close,
         "no linger: nothing can be left unread"
     );
-    assert_eq!(h.conn.phase, Phase::Closing, "never shut or lingered");
+    assert!(
+        matches!(h.conn.reading, Reading::Done { .. }),
+        "never shut or lingered"
+    );
     let responses = h.responses(2);
     assert!(responses.iter().all(|r| r.0 == 200));
     assert!(eof(h.close()));
@@ -394,7 +401,7 @@ fn answers_past_the_output_limit_hold_back_the_requests_behind_them() {
     assert_eq!(h.readable(), Next::WaitWritable);
     // The client reads nothing: answers wait, and so do the requests behind them.
     assert!(!h.conn.unsent.is_empty());
-    assert!(h.conn.held_back && !h.conn.partial.is_empty());
+    assert!(matches!(h.conn.kept, Kept::HeldBack(ref bytes) if !bytes.is_empty()));
     assert!(
         h.conn.unsent.len() < OUTPUT_LIMIT + ONE_ANSWER,
         "{} bytes unsent: the limit is {OUTPUT_LIMIT} and one answer",
@@ -402,17 +409,17 @@ fn answers_past_the_output_limit_hold_back_the_requests_behind_them() {
     );
     assert_eq!(h.conn.timer, Timer::Send);
     // While answers wait, nothing more is read, however much the client sends.
-    let held = h.conn.partial.len();
+    let held = h.conn.kept.len();
     h.send(&WHO.repeat(10));
     assert_eq!(h.readable(), Next::WaitWritable);
-    assert_eq!(h.conn.partial.len(), held);
+    assert_eq!(h.conn.kept.len(), held);
     assert_eq!(h.unread_by_server(), 10 * WHO.len());
     // The client reads: every answer arrives, in order, and then the same connection serves
     // new requests.
     assert_eq!(h.pump(true), Next::Wait);
     let responses = h.responses(count + 10);
     assert_eq!(responses.len(), count + 10);
-    let hostname = who::hostname();
+    let hostname = routes::hostname();
     assert!(responses.iter().all(|r| r.0 == 200 && r.2 == hostname));
     assert!(h.conn.is_idle());
     h.send(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -456,13 +463,13 @@ fn a_client_that_resets_while_answers_wait_is_closed() {
     let Harness {
         client,
         mut conn,
-        mut ctx,
+        mut worker,
         mut buf,
         ..
     } = h;
     drop(client);
     let start = Instant::now();
-    while conn.on_writable(&mut buf, &mut ctx) != Next::Close {
+    while conn.on_writable(&mut buf, &mut worker) != Next::Close {
         assert!(start.elapsed() < LIMIT, "a reset peer is never closed");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -475,7 +482,7 @@ fn shutting_down_closes_each_connection_after_its_next_answer() {
     h.send(b"GET /who HTTP/1.1\r\n");
     assert_eq!(h.readable(), Next::Wait);
     assert!(!h.conn.is_idle(), "a request is arriving");
-    h.ctx.shutting_down = true;
+    h.worker.shutting_down = true;
     h.send(b"Host: t\r\n\r\n");
     assert_eq!(h.readable(), Next::Close, "answered, then closed");
     let response = &h.responses(1)[0];
@@ -502,7 +509,7 @@ fn nagle_is_turned_off_only_before_a_second_write() {
 #[test]
 fn a_delayed_answer_is_a_timer_and_the_requests_behind_it_wait_their_turn() {
     let mut h = harness();
-    let start = h.ctx.clock.now;
+    let start = h.worker.clock.now;
     h.send(
         &[
             &b"GET /who?delay=1500ms HTTP/1.1\r\nHost: t\r\n\r\n"[..],
@@ -514,16 +521,16 @@ fn a_delayed_answer_is_a_timer_and_the_requests_behind_it_wait_their_turn() {
     assert_eq!(h.conn.timer, Timer::Delay);
     assert_eq!(h.conn.deadline(), start + Duration::from_millis(1500));
     assert_eq!(
-        h.ctx.take_delay_end(),
+        h.worker.take_delay_end(),
         Some(h.conn.deadline()),
         "the worker is told"
     );
-    assert_eq!(h.ctx.take_delay_end(), None);
+    assert_eq!(h.worker.take_delay_end(), None);
     assert!(
-        !h.conn.is_idle() && !h.conn.partial.is_empty(),
+        !h.conn.is_idle() && !h.conn.kept.is_empty(),
         "the request behind it waits"
     );
-    assert_eq!(h.ctx.counters().delayed_answers.get(), 1);
+    assert_eq!(h.worker.counters().delayed_answers.get(), 1);
     // More requests meanwhile stay unread in the socket.
     h.send(WHO);
     assert_eq!(h.readable(), Next::Wait);
@@ -533,16 +540,19 @@ fn a_delayed_answer_is_a_timer_and_the_requests_behind_it_wait_their_turn() {
         "nothing is answered before the deadline"
     );
     // The deadline: the held answer, then the ones behind it, in order.
-    h.ctx.clock.now = h.conn.deadline();
+    h.worker.clock.now = h.conn.deadline();
     assert_eq!(h.timeout(), Next::Wait);
     let responses = h.responses(3);
     let bodies: Vec<&[u8]> = responses.iter().map(|r| &r.2[..]).collect();
-    assert_eq!(bodies, [&who::hostname()[..], b"ok", &who::hostname()[..]]);
-    assert_eq!(h.ctx.counters().delayed_answers.get(), 0);
+    assert_eq!(
+        bodies,
+        [&routes::hostname()[..], b"ok", &routes::hostname()[..]]
+    );
+    assert_eq!(h.worker.counters().delayed_answers.get(), 0);
     assert_eq!(h.conn.timer, Timer::Idle);
     assert_eq!(
         h.conn.deadline(),
-        h.ctx.clock.now + h.ctx.settings.idle_timeout
+        h.worker.clock.now + h.worker.settings.idle_timeout
     );
     assert!(h.conn.is_idle());
 }
@@ -553,29 +563,31 @@ fn shutdown_sends_a_delayed_answer_at_once_and_closes() {
     h.send(&[&b"GET /who?delay=10s HTTP/1.1\r\nHost: t\r\n\r\n"[..], WHO].concat());
     assert_eq!(h.readable(), Next::Wait);
     // The drain window keeps it: a client testing a timeout during a rollout sees it.
-    h.ctx.shutting_down = true;
+    h.worker.shutting_down = true;
     assert!(!h.client_reads_what_is_there());
     assert_eq!(h.conn.timer, Timer::Delay);
-    h.ctx.stopping = true;
-    assert_eq!(h.conn.on_stop(&mut h.buf, &mut h.ctx), Next::Wait);
+    h.worker.stopping = true;
+    assert_eq!(h.conn.on_stop(&mut h.buf, &mut h.worker), Next::Wait);
     let response = &h.responses(1)[0];
     assert!(response.1.contains("\r\nConnection: close\r\n"));
-    assert_eq!(
-        h.conn.phase,
-        Phase::Lingering,
+    assert!(
+        matches!(h.conn.reading, Reading::Lingering),
         "the request behind it is dropped"
     );
-    assert_eq!(h.ctx.counters().delayed_answers.get(), 0);
+    assert_eq!(h.worker.counters().delayed_answers.get(), 0);
     // Without a delay, shutting down changes nothing by itself.
     let mut idle = harness();
-    assert_eq!(idle.conn.on_stop(&mut idle.buf, &mut idle.ctx), Next::Wait);
+    assert_eq!(
+        idle.conn.on_stop(&mut idle.buf, &mut idle.worker),
+        Next::Wait
+    );
     assert!(idle.conn.is_idle());
 }
 
 #[test]
 fn a_delay_asked_in_the_drain_window_is_kept_and_its_answer_closes() {
     let mut h = harness();
-    h.ctx.shutting_down = true;
+    h.worker.shutting_down = true;
     h.send(b"GET /who?delay=1500ms HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(h.readable(), Next::Wait);
     assert_eq!(h.conn.timer, Timer::Delay);
@@ -583,7 +595,7 @@ fn a_delay_asked_in_the_drain_window_is_kept_and_its_answer_closes() {
         !h.client_reads_what_is_there(),
         "held, not answered at once"
     );
-    h.ctx.clock.now = h.conn.deadline();
+    h.worker.clock.now = h.conn.deadline();
     h.timeout();
     let response = &h.responses(1)[0];
     assert_eq!(response.0, 200);
@@ -595,10 +607,10 @@ fn closing_a_connection_with_a_delayed_answer_uncounts_it() {
     let mut h = harness();
     h.send(b"GET /who?delay=10s HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(h.readable(), Next::Wait);
-    assert_eq!(h.ctx.counters().delayed_answers.get(), 1);
-    let Harness { conn, ctx, .. } = h;
-    conn.close(&ctx);
-    assert_eq!(ctx.counters().delayed_answers.get(), 0);
+    assert_eq!(h.worker.counters().delayed_answers.get(), 1);
+    let Harness { conn, worker, .. } = h;
+    conn.close(&worker);
+    assert_eq!(worker.counters().delayed_answers.get(), 0);
 }
 
 fn proxy_harness() -> Harness {
@@ -613,7 +625,7 @@ fn a_proxy_protocol_header_in_pieces_gives_the_client_address() {
     let mut h = proxy_harness();
     h.send(b"PROXY TCP4 192.0.2.7 198.51.100.1 5555 80");
     assert_eq!(h.readable(), Next::Wait);
-    assert_eq!(h.conn.phase, Phase::ProxyHeader);
+    assert!(matches!(h.conn.reading, Reading::ProxyHeader));
     h.send(b"\r\nGET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(h.readable(), Next::Wait);
     let echo = String::from_utf8(h.responses(1)[0].2.clone()).unwrap();
@@ -627,20 +639,20 @@ fn a_connection_without_a_valid_proxy_header_is_closed_without_an_answer() {
     let mut h = proxy_harness();
     h.send(WHO);
     assert_eq!(h.readable(), Next::Close);
-    assert_eq!(h.ctx.counters().proxy_headers_refused.get(), 1);
+    assert_eq!(h.worker.counters().proxy_headers_refused.get(), 1);
     assert!(eof(h.close()), "no HTTP answer");
     // One that never finishes its header: closed at the header timeout, without an answer.
     let mut h = proxy_harness();
     h.send(b"PROXY TCP4 192.0.2.7");
     assert_eq!(h.readable(), Next::Wait);
-    h.ctx.clock.now = h.conn.deadline();
+    h.worker.clock.now = h.conn.deadline();
     assert_eq!(h.timeout(), Next::Close);
     assert!(eof(h.close()), "no HTTP answer");
 }
 
 /// The metrics page as the connection's worker would serve it.
 fn page(h: &Harness) -> String {
-    String::from_utf8(h.ctx.metrics_page()).unwrap()
+    String::from_utf8(h.worker.metrics_page()).unwrap()
 }
 
 #[test]
@@ -676,7 +688,7 @@ fn a_full_read_is_followed_by_another_short_one_a_partial_request_included() {
     a.extend_from_slice(b"\r\n\r\n");
     h.send(&a[..100]);
     assert_eq!(h.readable(), Next::Wait);
-    assert_eq!(h.conn.partial.len(), 100);
+    assert_eq!(h.conn.kept.len(), 100);
     h.send(&[&a[100..], b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"].concat());
     // One turn: the read that filled the buffer did not empty the socket, so another read
     // takes the second request, without waiting for an event that will not come.
@@ -694,7 +706,7 @@ fn a_bad_request_with_bytes_behind_it_reads_them_at_once() {
     bytes.extend(std::iter::repeat_n(b'x', 4000));
     h.send(&bytes);
     assert_eq!(h.readable(), Next::Wait);
-    assert_eq!(h.conn.phase, Phase::Lingering);
+    assert!(matches!(h.conn.reading, Reading::Lingering));
     assert_eq!(
         h.unread_by_server(),
         0,
@@ -750,7 +762,10 @@ fn a_reset_while_lingering_closes_the_connection() {
     let mut h = harness();
     h.send(b"GET /who HTTP/9.9\r\n\r\n");
     assert_eq!(h.readable(), Next::Wait);
-    assert_eq!(h.conn.phase, Phase::Lingering, "a refusal lingers");
+    assert!(
+        matches!(h.conn.reading, Reading::Lingering),
+        "a refusal lingers"
+    );
     reset(&mut h);
     assert_eq!(h.readable(), Next::Close);
 }
@@ -759,7 +774,7 @@ fn a_reset_while_lingering_closes_the_connection() {
 fn the_metrics_page_says_ready_until_shutdown() {
     let mut h = harness();
     assert!(page(&h).contains("\nwhod_ready 1\n"));
-    h.ctx.shutting_down = true;
+    h.worker.shutting_down = true;
     assert!(page(&h).contains("\nwhod_ready 0\n"));
 }
 
@@ -768,7 +783,7 @@ fn a_read_that_finds_nothing_waits() {
     let mut h = harness();
     // An event with nothing to read (or what it announced already read): wait, don't close.
     assert_eq!(h.readable(), Next::Wait);
-    assert!(h.conn.drained && h.conn.is_idle());
+    assert!(h.conn.inbound == Inbound::Drained && h.conn.is_idle());
     h.send(WHO);
     assert_eq!(h.readable(), Next::Wait);
     assert_eq!(h.responses(1)[0].0, 200);
@@ -780,11 +795,11 @@ fn a_read_that_finds_nothing_keeps_the_start_of_a_request() {
     let (start, end) = WHO.split_at(10);
     h.send(start);
     assert_eq!(h.readable(), Next::Wait);
-    assert_eq!(h.conn.partial, start);
+    assert_eq!(h.conn.kept, Kept::Start(start.to_vec()));
     // An event that brings nothing (a writable one, or one for bytes already read): the read
     // finds nothing, and what was kept stays kept.
     assert_eq!(h.readable(), Next::Wait);
-    assert_eq!(h.conn.partial, start);
+    assert_eq!(h.conn.kept, Kept::Start(start.to_vec()));
     h.send(end);
     assert_eq!(h.readable(), Next::Wait);
     assert_eq!(h.responses(1)[0].0, 200);

@@ -1,0 +1,86 @@
+//! From a parsed request to the answer it is owed: the routes, the facts the server gives them
+//! (readiness, the echo of the request, the metrics page), the count and the log line.
+
+use std::net::{SocketAddr, TcpStream};
+
+use super::worker_state::WorkerState;
+use crate::echo::{Echo, Format};
+use crate::http::head;
+use crate::http::request::Request;
+use crate::routes::{self, Answer, Health};
+
+/// Who is at the other end of a connection, for `/echo` and the access log.
+pub(crate) struct Peers<'a> {
+    /// The client: the socket's peer, or the source a PROXY protocol header gave.
+    pub client: SocketAddr,
+    /// The socket's peer: the proxy itself when a PROXY protocol header gave the client.
+    pub peer: SocketAddr,
+    /// The connection, asked for its local address only by an echo.
+    pub socket: &'a TcpStream,
+}
+
+/// The answer `request` is owed, `head` being its head as received: routed, with what it shows
+/// rendered while the head is still at hand, counted and logged. Written now, after the
+/// request's body, or after its delay.
+pub(crate) fn answer(
+    request: &Request,
+    head: &[u8],
+    peers: &Peers,
+    worker: &mut WorkerState,
+) -> Answer {
+    let facts = Facts { worker, peers };
+    let mut answer = routes::route(request, head, &worker.settings.routes, &facts);
+    answer.head.connection = routes::connection(request, worker.shutting_down);
+    answer.head.head_only = request.method == b"HEAD";
+    let status = answer.head.status;
+    worker.counters().request(answer.route, status);
+    if !worker.log.is_off() {
+        let bytes = if answer.head.head_only || matches!(status, 204 | 304) {
+            0
+        } else {
+            worker.body(&answer.body).len()
+        };
+        let date = worker.clock.log_date;
+        worker
+            .log
+            .line(&date, peers.client, Some(head), status, bytes);
+    }
+    answer
+}
+
+/// What the routes ask of the server, for one request.
+struct Facts<'a> {
+    worker: &'a WorkerState,
+    peers: &'a Peers<'a>,
+}
+
+impl routes::Facts for Facts<'_> {
+    fn health(&self) -> Health {
+        self.worker.health()
+    }
+
+    /// (Out of line, as `metrics_page`: rare work, kept out of the code the request path
+    /// inlines.)
+    #[inline(never)]
+    fn echo(&self, format: Format, head: &[u8]) -> Vec<u8> {
+        let peers = self.peers;
+        let echo = Echo {
+            hostname: self.worker.hostname(),
+            name: self.worker.settings.name.as_deref(),
+            version: env!("CARGO_PKG_VERSION"),
+            remote: peers.client,
+            proxy: (peers.client != peers.peer).then_some(peers.peer),
+            // A connected socket always has one.
+            local: peers.socket.local_addr().unwrap_or(peers.peer),
+            head: head::read(head),
+            hide: &self.worker.settings.echo_hide,
+        };
+        let mut out = Vec::with_capacity(1024 + 2 * head.len());
+        echo.write(format, &mut out);
+        out
+    }
+
+    fn metrics_page(&self) -> Vec<u8> {
+        self.worker.metrics_page()
+    }
+}

@@ -2,102 +2,12 @@
 //! caller's buffer. Pure: the caller gives every fact (host name, addresses, the accepted
 //! head); nothing here reads the environment, the file system or the clock.
 //!
-//! Size: the largest head the parser accepts (an 8 KiB request line, a 16 KiB header section)
-//! is echoed whole; escaping at most quadruples a value's bytes in the text form and doubles
-//! them (twice over: `fields` and `headers`) in the JSON form, so one echo is under 96 KiB.
-//!
-//! Safe by construction: every byte that comes from outside (the request, the host name) goes
-//! through one escaping function per format, so no request byte can start a line of the text
-//! form or leave a string of the JSON form. The request body is never shown.
-//!
-//! # Text (`text/plain; charset=utf-8`, the default)
-//!
-//! Fixed lines, an empty line, then the request line and each field line as received: in the
-//! order received, names in the case received, a repeated field on a line each, the value
-//! without the whitespace around it. Every line ends with LF.
-//!
-//! ```text
-//! hostname: 37f5c99f417f
-//! name: blue
-//! version: 0.1.0
-//! remote: 203.0.113.7:51234
-//! proxy: 10.0.0.2:40122
-//! local: 172.17.0.2:8080
-//!
-//! GET /echo HTTP/1.1
-//! Host: localhost:8080
-//! User-Agent: curl/8.5.0
-//! Accept: */*
-//! X-Forwarded-For: 198.51.100.1
-//! x-forwarded-for: 198.51.100.2
-//! Authorization: [hidden]
-//! ```
-//!
-//! - `name:` is there only when `--name` is set; `proxy:` only when the PROXY protocol gave
-//!   the remote address, and then it is the address of the proxy that connected to `whod`.
-//!   Addresses are `ip:port`, IPv6 as `[ip]:port`.
-//! - The fields named by `--echo-hide` show `[hidden]` instead of their value.
-//! - The text is ASCII: tab and the visible characters stand for themselves; a backslash is
-//!   written `\\` and any other byte (obs-text ≥ 0x80, UTF-8 or not; a control) as `\xHH`
-//!   with two upper-case hex digits, as nginx writes its logs. So `X-Name: café` shows
-//!   `X-Name: caf\xC3\xA9`, and the text reads back to the exact bytes.
-//! - The empty line before the request line is the only empty line; the field lines are the
-//!   lines after it.
-//!
-//! # JSON (`application/json`)
-//!
-//! Asked for with `?format=json`, or an `Accept` that prefers `application/json` to
-//! `text/plain` (see [`Format::requested`]). One object, keys always present, in this order:
-//!
-//! ```json
-//! {
-//!   "hostname": "37f5c99f417f",
-//!   "name": "blue",
-//!   "version": "0.1.0",
-//!   "remote": {"address": "203.0.113.7", "port": 51234},
-//!   "proxy": {"address": "10.0.0.2", "port": 40122},
-//!   "local": {"address": "172.17.0.2", "port": 8080},
-//!   "request": {"method": "GET", "target": "/echo?format=json", "version": "HTTP/1.1"},
-//!   "fields": [
-//!     {"name": "Host", "value": "localhost:8080"},
-//!     {"name": "User-Agent", "value": "curl/8.5.0"},
-//!     {"name": "Accept", "value": "*/*"},
-//!     {"name": "X-Forwarded-For", "value": "198.51.100.1"},
-//!     {"name": "x-forwarded-for", "value": "198.51.100.2"},
-//!     {"name": "X-Legacy", "value": "café", "latin1": true},
-//!     {"name": "Authorization", "value": "[hidden]"}
-//!   ],
-//!   "headers": {
-//!     "host": ["localhost:8080"],
-//!     "user-agent": ["curl/8.5.0"],
-//!     "accept": ["*/*"],
-//!     "x-forwarded-for": ["198.51.100.1", "198.51.100.2"],
-//!     "x-legacy": ["café"],
-//!     "authorization": ["[hidden]"]
-//!   }
-//! }
-//! ```
-//!
-//! | key | what |
-//! |---|---|
-//! | `hostname` | the host name `whod` answers `/who` with |
-//! | `name` | the `--name`, or `null` |
-//! | `version` | `whod`'s version |
-//! | `remote` | the client: `{"address", "port"}`, the address as text (IPv6 without brackets) |
-//! | `proxy` | the proxy that connected when the PROXY protocol gave `remote`, else `null` |
-//! | `local` | the address and port the connection reached on `whod`'s side |
-//! | `request` | the request line's three parts, as received |
-//! | `fields` | every field line in order: `{"name", "value"}`, name in the case received, value without the whitespace around it; duplicates kept |
-//! | `headers` | the same values grouped by lower-cased name, in order: `.headers["x-forwarded-for"]` |
-//!
-//! Strings are JSON strings (RFC 8259): `"`, `\` and control characters are escaped (`\t`,
-//! `\u007f`, ...). A field value is sent as bytes: when they are valid UTF-8 they are written
-//! as that text; when they are not, each byte is written as the character of the same number
-//! (ISO-8859-1, HTTP's historical charset: byte `0xE9` is `é`, U+00E9), and the entry in
-//! `fields` carries `"latin1": true`. So `fields` gives back the exact bytes received: a
-//! value's UTF-8 bytes, or with `latin1`, each character's code point as one byte
-//! (`jq '.fields[] | select(.latin1)'` finds them). `headers` values and `hostname` follow the
-//! same rule without the marker. Hidden values are `"[hidden]"`.
+//! The two formats are specified in docs/echo.md (a test holds that page's example to what
+//! `write_json` writes). Safe by construction: every byte that comes from outside (the request,
+//! the host name) goes through one escaping function per format, `push_text` or `push_json`,
+//! so no request byte can start a line of the text or leave a string of the JSON. An echo of
+//! the largest head the parser accepts is under 96 KiB (escaping at most quadruples a value's
+//! bytes in the text, and doubles them twice over in the JSON).
 
 use std::fmt::Display;
 use std::io::Write;
@@ -295,7 +205,7 @@ impl Echo<'_> {
         }
     }
 
-    /// Appends the text form (see the module's documentation).
+    /// Appends the text form (see docs/echo.md).
     pub fn write_text(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"hostname: ");
         push_text(out, self.hostname);
@@ -324,7 +234,7 @@ impl Echo<'_> {
         }
     }
 
-    /// Appends the JSON form (see the module's documentation), with a line per key and per
+    /// Appends the JSON form (see docs/echo.md), with a line per key and per
     /// field so that it reads well without `jq`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\n  \"hostname\": ");
@@ -437,6 +347,45 @@ mod tests {
         }
     }
 
+    /// The fenced block of `lang` after `heading` in docs/echo.md.
+    fn documented(heading: &str, lang: &str) -> String {
+        let page = include_str!("../docs/echo.md");
+        let section = &page[page.find(heading).expect(heading)..];
+        let fence = format!("```{lang}\n");
+        let start = section.find(&fence).expect("a block") + fence.len();
+        let end = start + section[start..].find("```").expect("its end");
+        section[start..end].to_string()
+    }
+
+    /// docs/echo.md shows what the writers write: its examples are those of the request and
+    /// connection it describes, byte for byte.
+    #[test]
+    fn the_documented_examples_are_what_the_writers_write() {
+        let hide = ["authorization".to_string()];
+        let page_echo = |buf| Echo {
+            name: Some("blue"),
+            proxy: Some("10.0.0.2:40122".parse().unwrap()),
+            ..echo(accepted(buf), &hide)
+        };
+        let text_request =
+            b"GET /echo HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: curl/8.5.0\r\n\
+            Accept: */*\r\nX-Forwarded-For: 198.51.100.1\r\nx-forwarded-for: 198.51.100.2\r\n\
+            Authorization: Basic czNjcmV0\r\n\r\n";
+        assert_eq!(
+            text(&page_echo(text_request)),
+            documented("## Text", "text")
+        );
+        let json_request = b"GET /echo?format=json HTTP/1.1\r\nHost: localhost:8080\r\n\
+            X-Forwarded-For: 198.51.100.1\r\nx-forwarded-for: 198.51.100.2\r\n\
+            X-Legacy: caf\xe9\r\nAuthorization: Basic czNjcmV0\r\n\r\n";
+        let mut json = Vec::new();
+        page_echo(json_request).write_json(&mut json);
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            documented("## JSON", "json")
+        );
+    }
+
     fn text(echo: &Echo<'_>) -> String {
         let mut out = Vec::new();
         echo.write_text(&mut out);
@@ -479,7 +428,7 @@ Authorization: [hidden]
     }
 
     #[test]
-    fn the_documented_json() {
+    fn json_of_a_curl_request() {
         let hide = ["authorization".to_string()];
         let buf = [&b"GET /echo?format=json"[..], &CURL[b"GET /echo".len()..]].concat();
         let mut echo = echo(accepted(&buf), &hide);
@@ -515,39 +464,6 @@ Authorization: [hidden]
 }
 "#
         );
-        // The module documentation shows this very JSON.
-        let documented = include_str!("echo.rs")
-            .split("```json\n")
-            .nth(1)
-            .unwrap()
-            .split("//! ```")
-            .next()
-            .unwrap()
-            .lines()
-            .map(|line| line.strip_prefix("//! ").unwrap_or(""))
-            .collect::<Vec<_>>()
-            .join("\n");
-        assert_eq!(documented + "\n", json(&echo));
-    }
-
-    #[test]
-    fn the_documented_text_is_this_text() {
-        let documented: String = include_str!("echo.rs")
-            .split("```text\n")
-            .nth(1)
-            .unwrap()
-            .split("//! ```")
-            .next()
-            .unwrap()
-            .lines()
-            .map(|line| line.strip_prefix("//! ").unwrap_or("").to_string() + "\n")
-            .collect();
-        let hide = ["authorization".to_string()];
-        let buf = String::from_utf8_lossy(CURL).replace("X-Legacy: caf\u{fffd}\r\n", "");
-        let mut echo = echo(accepted(buf.as_bytes()), &hide);
-        echo.name = Some("blue");
-        echo.proxy = Some("10.0.0.2:40122".parse().unwrap());
-        assert_eq!(documented, text(&echo));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::duration::{parse_duration, show_duration};
 use crate::http::scan;
+use crate::size::{parse_size, show_size};
 
 /// What `whod` was asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +47,21 @@ pub struct Config {
     /// After SIGTERM, how long to go on serving (every answer closing its connection, `/healthz`
     /// answering 503) before stopping.
     pub shutdown_delay: Duration,
+    /// The most events one `/stream` may ask for.
+    pub max_stream_events: u64,
+    /// The longest a `/stream` may last.
+    pub max_stream_duration: Duration,
+    /// The largest `/data` download, in bytes.
+    pub max_data: u64,
+    /// Field lines added to every answer (`--header`), in order: name and value.
+    pub headers: Vec<(String, String)>,
+    /// The share of requests answered `fail_status` on purpose, in millionths.
+    pub fail_rate: u32,
+    pub fail_status: u16,
+    /// Every answer is held a time drawn evenly from this range (`--latency`).
+    pub latency: (Duration, Duration),
+    /// Every answer fails with `fail_status` until SIGTTOU (`/healthz`, `/metrics` aside).
+    pub sick: bool,
 }
 
 impl Default for Config {
@@ -66,6 +82,14 @@ impl Default for Config {
             metrics: false,
             proxy_protocol: false,
             shutdown_delay: Duration::ZERO,
+            max_stream_events: 1000,
+            max_stream_duration: Duration::from_secs(300),
+            max_data: 100 << 20,
+            headers: Vec::new(),
+            fail_rate: 0,
+            fail_status: 503,
+            latency: (Duration::ZERO, Duration::ZERO),
+            sick: false,
         }
     }
 }
@@ -104,8 +128,30 @@ pub enum AccessLog {
 pub const MAX_NAME: usize = 320;
 /// The most names `--echo-hide` takes, all its repeats together.
 pub const MAX_HIDDEN_FIELDS: usize = 64;
-/// The longest `--max-delay`: a delayed answer holds its connection.
+/// The longest `--max-delay`, and `--latency`: a delayed answer holds its connection.
 pub const MAX_MAX_DELAY: Duration = Duration::from_secs(3600);
+/// The most field lines `--header` adds, all its repeats together.
+pub const MAX_HEADERS: usize = 64;
+/// The names `--header` refuses: the framing and hop-by-hop fields (RFC 9110 §7.6.1, RFC 9112
+/// §6), and those `whod` writes itself. No request can choose a response header either.
+pub const OWNED_HEADERS: &[&str] = &[
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "host",
+    "date",
+    "content-type",
+    "x-content-type-options",
+    "vary",
+    "allow",
+];
 
 /// A usage error: names the flag or variable and the value given. Exit code 2.
 #[derive(Debug, PartialEq)]
@@ -419,6 +465,140 @@ pub const FLAGS: &[Flag] = &[
         }),
     },
     Flag {
+        name: "--max-stream-events",
+        env: Some("WHO_MAX_STREAM_EVENTS"),
+        argument: Argument::Required("N"),
+        help: "the most events a /stream may ask for (?count=)",
+        action: Action::Set(Setter::Custom {
+            set: |c, v| {
+                c.max_stream_events = number(v, 1, 1_000_000, "a number of events 1-1000000")?;
+                Ok(())
+            },
+            show: |c| c.max_stream_events.to_string(),
+        }),
+    },
+    Flag {
+        name: "--max-stream-duration",
+        env: Some("WHO_MAX_STREAM_DURATION"),
+        argument: Argument::Required("DURATION"),
+        help: "the longest a /stream may last, its count times its interval (at most 86400s)",
+        action: Action::Set(Setter::Custom {
+            set: |c, v| {
+                c.max_stream_duration = parse_duration(v.as_bytes())
+                    .filter(|d| *d <= Duration::from_secs(86_400))
+                    .ok_or_else(|| {
+                        "expected a duration such as 60s or 1500ms, at most 86400s".to_string()
+                    })?;
+                Ok(())
+            },
+            show: |c| show_duration(c.max_stream_duration),
+        }),
+    },
+    Flag {
+        name: "--max-data",
+        env: Some("WHO_MAX_DATA"),
+        argument: Argument::Required("SIZE"),
+        help: "the largest /data download (?size=): bytes, or with a unit: 64KiB, 10MB, 1GiB",
+        action: Action::Set(Setter::Custom {
+            set: |c, v| {
+                c.max_data = parse_size(v.as_bytes())
+                    .filter(|size| *size <= 1 << 40)
+                    .ok_or_else(|| {
+                        "expected a size such as 10MiB or 1GiB, at most 1TiB".to_string()
+                    })?;
+                Ok(())
+            },
+            show: |c| show_size(c.max_data),
+        }),
+    },
+    Flag {
+        name: "--header",
+        env: Some("WHO_HEADERS"),
+        argument: Argument::Required("'NAME: VALUE'"),
+        help: "a field line added to every answer, e.g. 'Access-Control-Allow-Origin: *'; \
+               repeatable (the variable: one per line). Not the framing, hop-by-hop or \
+               whod's own fields; a Cache-Control replaces whod's no-store",
+        action: Action::Set(Setter::Custom {
+            set: |c, v| {
+                // The variable holds one field line per line; a flag, one.
+                for line in v.split('\n').filter(|line| !line.trim().is_empty()) {
+                    c.headers.push(field_line(line)?);
+                }
+                if c.headers.len() > MAX_HEADERS {
+                    return Err(format!("more than {MAX_HEADERS} field lines in all"));
+                }
+                Ok(())
+            },
+            show: |c| {
+                let lines: Vec<String> =
+                    c.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+                lines.join("\n")
+            },
+        }),
+    },
+    Flag {
+        name: "--fail-rate",
+        env: Some("WHO_FAIL_RATE"),
+        argument: Argument::Required("RATE"),
+        help: "answer this share of requests with --fail-status on purpose, at random: 0.2 or \
+               20% (/healthz and /metrics never fail)",
+        action: Action::Set(Setter::Custom {
+            set: |c, v| {
+                c.fail_rate = rate(v)?;
+                Ok(())
+            },
+            show: |c| show_rate(c.fail_rate),
+        }),
+    },
+    Flag {
+        name: "--fail-status",
+        env: Some("WHO_FAIL_STATUS"),
+        argument: Argument::Required("CODE"),
+        help: "the status of a failure on purpose (--fail-rate, --sick), 400-599",
+        action: Action::Set(Setter::Custom {
+            set: |c, v| {
+                c.fail_status = number(v, 400, 599, "a status code 400-599")? as u16;
+                Ok(())
+            },
+            show: |c| c.fail_status.to_string(),
+        }),
+    },
+    Flag {
+        name: "--latency",
+        env: Some("WHO_LATENCY"),
+        argument: Argument::Required("DURATION[-DURATION]"),
+        help: "hold every answer this long, or a time drawn evenly from a range: 50ms, \
+               10ms-200ms (/healthz and /metrics go at once)",
+        action: Action::Set(Setter::Custom {
+            set: |c, v| {
+                let expected = || {
+                    "expected a duration or a range such as 20ms or 10ms-200ms, at most 3600s"
+                        .to_string()
+                };
+                let (low, high) = v.split_once('-').unwrap_or((v, v));
+                let low = parse_duration(low.as_bytes()).ok_or_else(expected)?;
+                let high = parse_duration(high.as_bytes()).ok_or_else(expected)?;
+                if low > high || high > MAX_MAX_DELAY {
+                    return Err(expected());
+                }
+                c.latency = (low, high);
+                Ok(())
+            },
+            show: |c| match c.latency {
+                (low, high) if low == high => show_duration(low),
+                (low, high) => format!("{}-{}", show_duration(low), show_duration(high)),
+            },
+        }),
+    },
+    Flag {
+        name: "--sick",
+        env: Some("WHO_SICK"),
+        argument: Argument::Nothing,
+        help: "start sick: every route but /healthz and /metrics answers --fail-status, until \
+               SIGTTOU (SIGTTIN makes it sick again)",
+        action: Action::Set(Setter::Switch(|c| &mut c.sick)),
+    },
+    Flag {
         name: "--healthcheck",
         env: None,
         argument: Argument::Nothing,
@@ -558,6 +738,75 @@ where
         ));
     }
     Ok((command, config))
+}
+
+/// `Name: value`, as `--header` takes it: a token, a colon, a value of visible ASCII, spaces
+/// and tabs (what RFC 9110 §5.5 allows but obs-text), trimmed; not a name `whod` owns.
+fn field_line(line: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = line.split_once(':') else {
+        return Err(format!("{line:?} is not NAME: VALUE"));
+    };
+    if name.is_empty() || !name.bytes().all(scan::is_token) {
+        return Err(format!("{name:?} is not a field name"));
+    }
+    let value = value.trim_matches([' ', '\t']);
+    if let Some(bad) = value
+        .bytes()
+        .find(|&b| !(b.is_ascii_graphic() || b == b' ' || b == b'\t'))
+    {
+        return Err(format!(
+            "the value of {name} holds the byte {bad:#04x}: only visible ASCII, spaces and tabs"
+        ));
+    }
+    if OWNED_HEADERS
+        .iter()
+        .any(|owned| name.eq_ignore_ascii_case(owned))
+        || name.to_ascii_lowercase().starts_with("sec-websocket-")
+    {
+        return Err(format!(
+            "{name} is a field whod writes itself, or one that frames the message"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// A share as `--fail-rate` takes it: a decimal 0-1 with at most six decimals (`0.2`), or a
+/// percentage (`20%`, `0.5%`); in millionths.
+fn rate(value: &str) -> Result<u32, String> {
+    let expected = || "expected a share such as 0.2 or 20%, from 0 to 1".to_string();
+    let (text, scale) = match value.strip_suffix('%') {
+        Some(percent) => (percent, 10_000u64),
+        None => (value, 1_000_000u64),
+    };
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty()
+        || fraction.len() > 6
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+        || whole.len() > 3
+    {
+        return Err(expected());
+    }
+    let decimals = fraction.len() as u32;
+    let number: u64 = format!("{whole}{fraction}")
+        .parse()
+        .map_err(|_| expected())?;
+    let millionths = number * scale / 10u64.pow(decimals);
+    // A fraction that does not fall on a millionth would be rounded: refuse it.
+    if millionths * 10u64.pow(decimals) != number * scale || millionths > 1_000_000 {
+        return Err(expected());
+    }
+    Ok(millionths as u32)
+}
+
+/// Millionths as `rate` reads them back: `0.2`, `0.000001`, `1`.
+fn show_rate(millionths: u32) -> String {
+    match (millionths / 1_000_000, millionths % 1_000_000) {
+        (whole, 0) => whole.to_string(),
+        (whole, fraction) => format!("{whole}.{}", format!("{fraction:06}").trim_end_matches('0')),
+    }
 }
 
 fn number(value: &str, min: u64, max: u64, expected: &str) -> Result<u64, String> {

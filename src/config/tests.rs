@@ -401,6 +401,16 @@ fn sample(flag: &Flag) -> (&'static str, fn(&Config) -> bool) {
         "--metrics" => ("on", |c| c.metrics),
         "--proxy-protocol" => ("on", |c| c.proxy_protocol),
         "--shutdown-delay" => ("7", |c| c.shutdown_delay == Duration::from_secs(7)),
+        "--max-stream-events" => ("5", |c| c.max_stream_events == 5),
+        "--max-stream-duration" => ("90s", |c| c.max_stream_duration == Duration::from_secs(90)),
+        "--max-data" => ("1GiB", |c| c.max_data == 1 << 30),
+        "--header" => ("X-A: 1", |c| c.headers == [("X-A".into(), "1".into())]),
+        "--fail-rate" => ("0.25", |c| c.fail_rate == 250_000),
+        "--fail-status" => ("500", |c| c.fail_status == 500),
+        "--latency" => ("10ms-20ms", |c| {
+            c.latency == (Duration::from_millis(10), Duration::from_millis(20))
+        }),
+        "--sick" => ("on", |c| c.sick),
         other => panic!("no sample for {other}: add one"),
     }
 }
@@ -426,8 +436,16 @@ fn the_table_the_struct_help_and_the_readme_agree() {
         metrics: _,
         proxy_protocol: _,
         shutdown_delay: _,
+        max_stream_events: _,
+        max_stream_duration: _,
+        max_data: _,
+        headers: _,
+        fail_rate: _,
+        fail_status: _,
+        latency: _,
+        sick: _,
     } = Config::default();
-    const FIELDS: usize = 14;
+    const FIELDS: usize = 22;
     let setters: Vec<&Flag> = FLAGS
         .iter()
         .filter(|f| matches!(f.action, Action::Set(_)))
@@ -506,4 +524,143 @@ fn the_table_the_struct_help_and_the_readme_agree() {
     let rows = readme.lines().filter(|l| l.starts_with("| `--")).count();
     assert!(rows > 0);
     assert_eq!(rows, FLAGS.len(), "README's flag table has a row per flag");
+}
+
+#[test]
+fn headers_chosen_by_the_operator() {
+    let config = serve(&[
+        "--header",
+        "Access-Control-Allow-Origin: *",
+        "--header=Cache-Control:  max-age=60 ",
+        "--header",
+        "Set-Cookie: a=1",
+        "--header",
+        "set-cookie: b=2",
+    ]);
+    assert_eq!(
+        config.headers,
+        [
+            ("Access-Control-Allow-Origin".to_string(), "*".to_string()),
+            ("Cache-Control".to_string(), "max-age=60".to_string()),
+            ("Set-Cookie".to_string(), "a=1".to_string()),
+            ("set-cookie".to_string(), "b=2".to_string()),
+        ]
+    );
+    // The variable: one per line; a flag replaces it, as any flag its variable.
+    let env = |name: &str| (name == "WHO_HEADERS").then(|| "X-A: 1\n\nX-B:\t2 3\n".to_string());
+    let Ok((Command::Serve, config)) = parse(Vec::new(), env) else {
+        panic!()
+    };
+    assert_eq!(
+        config.headers,
+        [
+            ("X-A".to_string(), "1".to_string()),
+            ("X-B".to_string(), "2 3".to_string())
+        ]
+    );
+    for (value, why) in [
+        ("X-A", "\"X-A\" is not NAME: VALUE"),
+        (": v", "\"\" is not a field name"),
+        ("X A: v", "\"X A\" is not a field name"),
+        ("X-A: a\rb", "the value of X-A holds the byte 0x0d"),
+        ("X-A: a\u{0}b", "the value of X-A holds the byte 0x00"),
+        ("X-A: caf\u{e9}", "the value of X-A holds the byte 0xc3"),
+        (
+            "Content-Length: 5",
+            "Content-Length is a field whod writes itself",
+        ),
+        (
+            "transfer-encoding: chunked",
+            "transfer-encoding is a field whod writes itself",
+        ),
+        (
+            "Connection: close",
+            "Connection is a field whod writes itself",
+        ),
+        ("Upgrade: h2c", "Upgrade is a field whod writes itself"),
+        ("Date: now", "Date is a field whod writes itself"),
+        (
+            "Content-Type: text/html",
+            "Content-Type is a field whod writes itself",
+        ),
+        ("Vary: *", "Vary is a field whod writes itself"),
+        (
+            "Sec-WebSocket-Accept: x",
+            "Sec-WebSocket-Accept is a field whod writes itself",
+        ),
+    ] {
+        let error = parse_args(&["--header", value]).unwrap_err();
+        assert!(
+            error
+                .0
+                .starts_with(&format!("--header: invalid value {value:?}: {why}")),
+            "{value:?}: {}",
+            error.0
+        );
+    }
+    // A newline in a flag is two field lines, and LF alone cannot be smuggled into one.
+    assert_eq!(serve(&["--header", "X-A: 1\nX-B: 2"]).headers.len(), 2);
+    let many: Vec<String> = (0..=MAX_HEADERS).map(|i| format!("X-{i}: v")).collect();
+    let mut args = Vec::new();
+    for header in &many {
+        args.extend(["--header", header.as_str()]);
+    }
+    assert!(
+        parse_args(&args)
+            .unwrap_err()
+            .0
+            .contains("more than 64 field lines in all")
+    );
+}
+
+#[test]
+fn failure_rates_as_shares_or_percentages() {
+    for (value, millionths) in [
+        ("0", 0),
+        ("1", 1_000_000),
+        ("0.2", 200_000),
+        ("0.05", 50_000),
+        ("0.000001", 1),
+        ("20%", 200_000),
+        ("0.5%", 5_000),
+        ("100%", 1_000_000),
+        ("1.0", 1_000_000),
+    ] {
+        assert_eq!(
+            serve(&["--fail-rate", value]).fail_rate,
+            millionths,
+            "{value}"
+        );
+    }
+    for bad in [
+        "1.1",
+        "101%",
+        "-0.1",
+        ".5",
+        "0.0000001",
+        "0.00001%",
+        "x",
+        "1e-3",
+        "0,5",
+    ] {
+        let error = parse_args(&["--fail-rate", bad]).unwrap_err();
+        assert!(
+            error
+                .0
+                .ends_with("expected a share such as 0.2 or 20%, from 0 to 1"),
+            "{bad}: {}",
+            error.0
+        );
+    }
+    for millionths in [0, 1, 50_000, 200_000, 1_000_000] {
+        assert_eq!(rate(&show_rate(millionths)), Ok(millionths));
+    }
+    assert_eq!(show_rate(200_000), "0.2");
+    assert!(parse_args(&["--fail-status", "399"]).is_err());
+    assert!(parse_args(&["--latency", "20ms-10ms"]).is_err());
+    assert!(parse_args(&["--latency", "3601s"]).is_err());
+    assert_eq!(
+        serve(&["--latency", "50ms"]).latency,
+        (Duration::from_millis(50), Duration::from_millis(50))
+    );
 }

@@ -1,6 +1,7 @@
 //! Response writing. Every response is assembled in the worker's output buffer and leaves in
-//! one write with the others of its batch; each carries a Content-Length, so the framing never
-//! depends on closing the connection.
+//! one write with the others of its batch. Each says where its body ends: a Content-Length, or
+//! for a stream the chunked coding (HTTP/1.0: the close), so the framing never depends on a
+//! guess.
 
 /// What the `Connection` header says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,33 +20,75 @@ pub const TEXT: &str = "text/plain; charset=utf-8";
 pub const JSON: &str = "application/json";
 /// The metrics page: the Prometheus text exposition format, version 0.0.4.
 pub const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// `/stream` as Server-Sent Events.
+pub const EVENT_STREAM: &str = "text/event-stream";
+/// `/data`.
+pub const OCTET_STREAM: &str = "application/octet-stream";
+
+/// How the end of the body is shown (RFC 9112 §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Length {
+    /// `Content-Length`: the length of the body given to `Head::write`, which follows.
+    Body,
+    /// `Content-Length: n`; the caller writes the `n` bytes after the head (a download).
+    Declared(u64),
+    /// `Transfer-Encoding: chunked`; the caller writes the chunks, then `LAST_CHUNK`.
+    Chunked,
+    /// Neither: the body ends when the connection closes (a stream to an HTTP/1.0 client,
+    /// which cannot read chunks; the answer must say `Connection: close`).
+    UntilClose,
+}
 
 /// Everything of a response but its body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {
     pub status: u16,
     pub content_type: &'static str,
-    /// Send `Allow: GET, HEAD` (with 405).
-    pub allow: bool,
+    /// With 405: the methods that work, for `Allow` (`GET, HEAD`).
+    pub allow: Option<&'static str>,
     /// The answer depends on the request's `Accept`: `Vary: Accept`.
     pub vary_accept: bool,
     pub connection: Connection,
     /// HEAD: the headers a GET would get, no body.
     pub head_only: bool,
+    pub length: Length,
 }
 
 impl Head {
-    /// `status` and `content_type`; persistent, with a body, and nothing else.
+    /// `status` and `content_type`; persistent, with its body, and nothing else.
     pub const fn new(status: u16, content_type: &'static str) -> Head {
         Head {
             status,
             content_type,
-            allow: false,
+            allow: None,
             vary_accept: false,
             connection: Connection::Persistent,
             head_only: false,
+            length: Length::Body,
         }
     }
+}
+
+/// The field lines the operator adds to every answer (`--header`), rendered once, each with its
+/// CRLF. A `Cache-Control` among them replaces `whod`'s own `no-store`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extra {
+    pub lines: Vec<u8>,
+    pub cache_control: bool,
+}
+
+/// The last chunk of a chunked body, with no trailer (RFC 9112 §7.1).
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Appends one chunk of a chunked body: `chunk-size CRLF chunk-data CRLF` (RFC 9112 §7.1), the
+/// size in hex. An empty chunk would be the last one: nothing is written for it.
+pub fn write_chunk(data: &[u8], out: &mut Vec<u8>) {
+    if data.is_empty() {
+        return;
+    }
+    let _ = std::io::Write::write_fmt(out, format_args!("{:x}\r\n", data.len()));
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// 204 and 304 never have a body (RFC 9110 §15.3.5, §15.4.5), nor a Content-Length or
@@ -129,9 +172,10 @@ fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
 }
 
 impl Head {
-    /// Appends the whole response, this head and `body`, to `out`. `date` is the current
-    /// IMF-fixdate.
-    pub fn write(&self, body: &[u8], date: &[u8; 29], out: &mut Vec<u8>) {
+    /// Appends the response to `out`: this head, the operator's `extra` field lines, then
+    /// `body` (with `Length::Body`; other lengths write the head only, and the caller the body
+    /// after it). `date` is the current IMF-fixdate.
+    pub fn write(&self, body: &[u8], date: &[u8; 29], extra: &Extra, out: &mut Vec<u8>) {
         // status-line = HTTP-version SP status-code SP [ reason-phrase ]; a code is 3 digits.
         debug_assert!((100..=999).contains(&self.status), "status {}", self.status);
         out.extend_from_slice(b"HTTP/1.1 ");
@@ -144,29 +188,47 @@ impl Head {
             // A fixed type per answer; nosniff keeps browsers from guessing otherwise.
             out.extend_from_slice(b"Content-Type: ");
             out.extend_from_slice(self.content_type.as_bytes());
-            out.extend_from_slice(b"\r\nContent-Length: ");
-            push_decimal(out, body.len());
             out.extend_from_slice(b"\r\n");
+            match self.length {
+                Length::Body => {
+                    out.extend_from_slice(b"Content-Length: ");
+                    push_decimal(out, body.len());
+                    out.extend_from_slice(b"\r\n");
+                }
+                Length::Declared(n) => {
+                    out.extend_from_slice(b"Content-Length: ");
+                    push_decimal(out, n as usize);
+                    out.extend_from_slice(b"\r\n");
+                }
+                Length::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+                Length::UntilClose => {}
+            }
         }
         out.extend_from_slice(b"Date: ");
         out.extend_from_slice(date);
-        // Each replica answers differently: no cache may pin one answer.
-        out.extend_from_slice(
-            b"\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
-        );
+        out.extend_from_slice(b"\r\n");
+        // Each replica answers differently: no cache may pin one answer (unless the operator
+        // says otherwise, to test a cache).
+        if !extra.cache_control {
+            out.extend_from_slice(b"Cache-Control: no-store\r\n");
+        }
+        out.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n");
         if self.vary_accept {
             out.extend_from_slice(b"Vary: Accept\r\n");
         }
-        if self.allow {
-            out.extend_from_slice(b"Allow: GET, HEAD\r\n");
+        if let Some(methods) = self.allow {
+            out.extend_from_slice(b"Allow: ");
+            out.extend_from_slice(methods.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         match self.connection {
             Connection::Persistent => {}
             Connection::KeepAlive => out.extend_from_slice(b"Connection: keep-alive\r\n"),
             Connection::Close => out.extend_from_slice(b"Connection: close\r\n"),
         }
+        out.extend_from_slice(&extra.lines);
         out.extend_from_slice(b"\r\n");
-        if has_body && !self.head_only {
+        if has_body && !self.head_only && self.length == Length::Body {
             out.extend_from_slice(body);
         }
     }
@@ -180,7 +242,7 @@ mod tests {
 
     fn text(head: Head, body: &[u8]) -> String {
         let mut out = Vec::new();
-        head.write(body, DATE, &mut out);
+        head.write(body, DATE, &Extra::default(), &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -190,7 +252,8 @@ mod tests {
             status: 200,
             content_type: TEXT,
             head_only: false,
-            allow: false,
+            length: Length::Body,
+            allow: None,
             vary_accept: false,
             connection: Connection::Persistent,
         };
@@ -203,7 +266,8 @@ mod tests {
             status: 200,
             content_type: TEXT,
             head_only: true,
-            allow: false,
+            length: Length::Body,
+            allow: None,
             vary_accept: false,
             connection: Connection::Persistent,
         };
@@ -216,7 +280,8 @@ mod tests {
             status: 405,
             content_type: TEXT,
             head_only: false,
-            allow: true,
+            length: Length::Body,
+            allow: Some("GET, HEAD"),
             vary_accept: false,
             connection: Connection::Close,
         };
@@ -227,7 +292,8 @@ mod tests {
             status: 200,
             content_type: TEXT,
             head_only: false,
-            allow: false,
+            length: Length::Body,
+            allow: None,
             vary_accept: false,
             connection: Connection::KeepAlive,
         };
@@ -237,14 +303,7 @@ mod tests {
     #[test]
     fn no_content_and_not_modified_have_no_body_nor_its_headers() {
         for status in [204, 304] {
-            let response = Head {
-                status,
-                content_type: TEXT,
-                head_only: false,
-                allow: false,
-                vary_accept: false,
-                connection: Connection::Persistent,
-            };
+            let response = Head::new(status, TEXT);
             let t = text(response, b"ignored");
             assert!(!t.contains("\r\nContent-Length:"), "{t}");
             assert!(!t.contains("\r\nContent-Type:"), "{t}");
@@ -258,13 +317,88 @@ mod tests {
             status: 200,
             content_type: "application/json",
             head_only: false,
-            allow: false,
+            length: Length::Body,
+            allow: None,
             vary_accept: true,
             connection: Connection::Persistent,
         };
         let t = text(response, b"{}");
         assert!(t.contains("Content-Type: application/json\r\nContent-Length: 2\r\n"));
         assert!(t.contains("nosniff\r\nVary: Accept\r\n\r\n{}"), "{t}");
+    }
+
+    #[test]
+    fn a_streamed_body_is_framed_by_its_declared_length_by_chunks_or_by_the_close() {
+        let head = |length| Head {
+            length,
+            ..Head::new(200, TEXT)
+        };
+        let declared = text(head(Length::Declared(10 << 20)), b"not written");
+        assert!(
+            declared.contains("\r\nContent-Length: 10485760\r\n"),
+            "{declared}"
+        );
+        assert!(
+            declared.ends_with("nosniff\r\n\r\n"),
+            "the head only: {declared}"
+        );
+        let chunked = text(head(Length::Chunked), b"not written");
+        assert!(
+            chunked.contains(
+                "Content-Type: text/plain; charset=utf-8\r\nTransfer-Encoding: chunked\r\nDate:"
+            ),
+            "{chunked}"
+        );
+        assert!(!chunked.contains("Content-Length") && chunked.ends_with("\r\n\r\n"));
+        let until_close = text(
+            Head {
+                connection: Connection::Close,
+                ..head(Length::UntilClose)
+            },
+            b"not written",
+        );
+        assert!(
+            !until_close.contains("Content-Length") && !until_close.contains("Transfer-Encoding")
+        );
+        assert!(until_close.ends_with("Connection: close\r\n\r\n"));
+        let mut chunks = Vec::new();
+        write_chunk(b"hello, world", &mut chunks);
+        write_chunk(b"", &mut chunks);
+        write_chunk(&[b'x'; 300], &mut chunks);
+        chunks.extend_from_slice(LAST_CHUNK);
+        assert_eq!(
+            chunks,
+            [
+                &b"c\r\nhello, world\r\n12c\r\n"[..],
+                &[b'x'; 300],
+                b"\r\n0\r\n\r\n"
+            ]
+            .concat()
+        );
+    }
+
+    #[test]
+    fn the_operators_lines_come_last_and_may_replace_cache_control() {
+        let mut out = Vec::new();
+        let extra = Extra {
+            lines: b"Access-Control-Allow-Origin: *\r\nX-Test: 1\r\n".to_vec(),
+            cache_control: false,
+        };
+        Head::new(200, TEXT).write(b"ok", DATE, &extra, &mut out);
+        let t = String::from_utf8(out).unwrap();
+        assert!(t.ends_with("Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nAccess-Control-Allow-Origin: *\r\nX-Test: 1\r\n\r\nok"), "{t}");
+        let mut out = Vec::new();
+        let extra = Extra {
+            lines: b"Cache-Control: max-age=60\r\n".to_vec(),
+            cache_control: true,
+        };
+        Head::new(200, TEXT).write(b"ok", DATE, &extra, &mut out);
+        let t = String::from_utf8(out).unwrap();
+        assert_eq!(t.matches("Cache-Control").count(), 1, "{t}");
+        assert!(
+            t.contains("nosniff\r\nCache-Control: max-age=60\r\n\r\nok"),
+            "{t}"
+        );
     }
 
     /// The registry as RFC 9110 §15, RFC 6585 and RFC 7725 list it, written out once more, so
@@ -333,14 +467,7 @@ mod tests {
     #[test]
     fn every_status_has_its_line_and_an_unregistered_one_an_empty_phrase() {
         let line = |status| {
-            let r = Head {
-                status,
-                content_type: TEXT,
-                head_only: false,
-                allow: false,
-                vary_accept: false,
-                connection: Connection::Persistent,
-            };
+            let r = Head::new(status, TEXT);
             text(r, b"").lines().next().unwrap().to_string()
         };
         assert_eq!(line(200), "HTTP/1.1 200 OK");

@@ -20,11 +20,12 @@ use super::dispatch::{self, Peers};
 use super::worker_state::WorkerState;
 use crate::http::body::BodySkipper;
 use crate::http::request::{self, Request};
-use crate::http::response::{self, Connection};
+use crate::http::response::{self, Connection, Length};
 use crate::http::{Reject, Status};
 use crate::metrics::Timeout;
 use crate::proxy_protocol;
-use crate::routes::Answer;
+use crate::routes::{Answer, Body, Events};
+use crate::stream;
 use crate::sys;
 
 /// Answers a connection may have waiting to be sent before it stops answering more: a client
@@ -34,6 +35,8 @@ use crate::sys;
 pub(crate) const OUTPUT_LIMIT: usize = 16 * 1024;
 /// Reads per connection per event before the others get their turn.
 const READS_PER_EVENT: usize = 16;
+/// A download's writes per turn (each up to `stream::WRITE`) before the others get theirs.
+const WRITES_PER_TURN: usize = 8;
 /// After the last answer, how long to read and drop what the client still sends. Closing a
 /// socket with unread bytes sends a reset, which can destroy the answer before the client
 /// reads it (nginx's "lingering close").
@@ -72,13 +75,42 @@ enum Reading {
     Lingering,
 }
 
-/// What the write side is doing.
+/// What the write side is doing. But in `Answering`, the requests behind the answer being
+/// written wait unread, so that answers keep their order.
 #[derive(Debug)]
 enum Writing {
     /// Answers are written as they are decided.
     Answering,
-    /// An answer held by `?delay=` until the deadline; the requests behind it wait unread.
+    /// An answer held by `?delay=` until the deadline.
     Delayed(Box<Answer>),
+    /// `/stream`: its events, each written when its time comes.
+    Events(Box<EventStream>),
+    /// `/data`: its bytes, written as fast as the client takes them, straight from
+    /// `stream::download_bytes` (no copy is kept: a slow reader costs no memory).
+    Download(Download),
+}
+
+/// A stream of events under way.
+#[derive(Debug)]
+struct EventStream {
+    events: Events,
+    /// Events written so far.
+    sent: u64,
+    /// When the next one is due.
+    next_at: Instant,
+    /// Chunked (HTTP/1.1), or ended by the close (HTTP/1.0).
+    chunked: bool,
+    /// The connection closes after the stream.
+    closes: bool,
+}
+
+/// A download under way.
+#[derive(Debug)]
+struct Download {
+    sent: u64,
+    left: u64,
+    /// The connection closes after the download.
+    closes: bool,
 }
 
 /// What `read_behind_kept` put in the buffer.
@@ -148,6 +180,8 @@ pub(crate) enum Timer {
     /// A new connection waits for its first request, within the header timeout: close
     /// silently.
     FirstRequest,
+    /// A stream's next event is due.
+    Event,
     /// Between requests: close silently.
     Idle,
     /// A request is arriving: answer 408 and close.
@@ -476,20 +510,127 @@ impl Conn {
     }
 
     /// Writes the answer into the batch, or holds it if it asks for a delay (unless the stop
-    /// has begun: then it goes at once, closing the connection).
+    /// has begun: then it goes at once, closing the connection). A stream or a download writes
+    /// its head, and goes on as its own state.
     #[inline(always)]
     fn answer(&mut self, answer: Answer, worker: &mut WorkerState) {
         if !answer.delay.is_zero() && !worker.stopping {
             self.timer = Timer::Delay;
             self.deadline = worker.clock.now + answer.delay;
-            worker.delay_until(self.deadline);
+            worker.wake_at(self.deadline);
+            worker.counters().delayed_answers.add(1);
             self.writing = Writing::Delayed(Box::new(answer));
             return;
         }
         worker.write_answer(&answer);
-        if answer.head.connection == Connection::Close {
+        let closes = answer.head.connection == Connection::Close;
+        match answer.body {
+            _ if answer.head.head_only => {}
+            Body::Events(events) => {
+                self.writing = Writing::Events(Box::new(EventStream {
+                    events,
+                    sent: 0,
+                    next_at: worker.clock.now,
+                    chunked: answer.head.length == Length::Chunked,
+                    closes,
+                }));
+                // The first event goes with the head.
+                self.continue_events(worker);
+                return;
+            }
+            Body::Download(size) if size > 0 => {
+                self.writing = Writing::Download(Download {
+                    sent: 0,
+                    left: size,
+                    closes,
+                });
+                return;
+            }
+            _ => {}
+        }
+        if closes {
             self.reading = Reading::Done { unread: false };
         }
+    }
+
+    /// Writes the events of the stream that are due, as long as the client keeps up (what
+    /// waits for it stays under `OUTPUT_LIMIT`), and after the last one, the end.
+    fn continue_events(&mut self, worker: &mut WorkerState) {
+        let Writing::Events(stream) = &mut self.writing else {
+            return;
+        };
+        let now = worker.clock.now;
+        while stream.sent < stream.events.count
+            && stream.next_at <= now
+            && worker.batch.len() + self.unsent.len() < OUTPUT_LIMIT
+        {
+            stream.sent += 1;
+            let events = stream.events;
+            worker.write_event(events.format, stream.sent, events.count, stream.chunked);
+            stream.next_at += events.interval;
+            if stream.next_at < now {
+                // Late (the client did not keep up, or the worker was busy): no burst of the
+                // events missed, the next one an interval from now.
+                stream.next_at = now + events.interval;
+            }
+        }
+        if stream.sent < stream.events.count {
+            worker.wake_at(stream.next_at);
+            return;
+        }
+        if stream.chunked {
+            worker.batch.extend_from_slice(response::LAST_CHUNK);
+        }
+        let closes = stream.closes || !stream.chunked;
+        self.writing = Writing::Answering;
+        self.after_streamed_answer(closes, worker);
+    }
+
+    /// A stream or a download is over: the connection closes if its head said so, or if
+    /// shutdown has begun since (every answer then closes its connection).
+    fn after_streamed_answer(&mut self, closes: bool, worker: &WorkerState) {
+        if closes || worker.shutting_down {
+            self.reading = Reading::Done { unread: false };
+        }
+    }
+
+    /// Writes as much of the download as the socket takes, a few large writes a turn.
+    fn continue_download(&mut self, buf: &mut [u8], worker: &mut WorkerState) -> Next {
+        let bytes = stream::download_bytes();
+        let mut progress = false;
+        for _ in 0..WRITES_PER_TURN {
+            let Writing::Download(download) = &mut self.writing else {
+                break;
+            };
+            if download.left == 0 {
+                let closes = download.closes;
+                self.writing = Writing::Answering;
+                self.after_streamed_answer(closes, worker);
+                self.set_timer(worker, true);
+                if self.is_reading() {
+                    // Requests may be waiting, unread, that no new event will announce.
+                    return self.on_readable(buf, worker);
+                }
+                return self.after_send(buf, worker);
+            }
+            let n = download.left.min(stream::WRITE as u64) as usize;
+            let piece = &bytes[(download.sent % stream::LINE.len() as u64) as usize..][..n];
+            match sys::write(&self.stream, piece) {
+                Ok(0) => return Next::Close,
+                Ok(written) => {
+                    download.sent += written as u64;
+                    download.left -= written as u64;
+                    progress = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.set_timer(worker, progress);
+                    return Next::WaitWritable;
+                }
+                Err(_) => return Next::Close,
+            }
+        }
+        self.set_timer(worker, progress);
+        Next::Again
     }
 
     /// Sends the delayed answer now, then serves the requests held behind it.
@@ -519,9 +660,23 @@ impl Conn {
         self.after_send(buf, worker)
     }
 
-    /// The stop has begun: a delayed answer goes now, with `Connection: close`.
+    /// The stop has begun: a delayed answer goes now, with `Connection: close`; a stream ends
+    /// at once, saying so. (A download goes on, within the stop's grace.)
     pub fn on_stop(&mut self, buf: &mut [u8], worker: &mut WorkerState) -> Next {
-        self.send_delayed(buf, worker)
+        match &self.writing {
+            Writing::Delayed(_) => self.send_delayed(buf, worker),
+            Writing::Events(stream) => {
+                worker.write_stream_end(stream.events.format, stream.chunked);
+                self.writing = Writing::Answering;
+                self.reading = Reading::Done { unread: false };
+                if self.send(worker).is_err() {
+                    return Next::Close;
+                }
+                self.set_timer(worker, true);
+                self.after_send(buf, worker)
+            }
+            Writing::Answering | Writing::Download(_) => Next::Wait,
+        }
     }
 
     /// The worker closes the connection: what it counted as in progress is no longer.
@@ -551,7 +706,12 @@ impl Conn {
             connection: Connection::Close,
             ..response::Head::new(reject.status, response::TEXT)
         };
-        head.write(message.as_bytes(), &worker.clock.date, &mut worker.batch);
+        head.write(
+            message.as_bytes(),
+            &worker.clock.date,
+            &worker.settings.extra,
+            &mut worker.batch,
+        );
         self.reading = Reading::Done { unread: true };
     }
 
@@ -586,25 +746,35 @@ impl Conn {
         }
     }
 
-    /// The socket takes bytes again: send what is unsent, then resume reading.
+    /// The socket takes bytes again: send what is unsent, then go on: a stream's late events,
+    /// a download's next bytes, requests waiting unread.
     pub fn on_writable(&mut self, buf: &mut [u8], worker: &mut WorkerState) -> Next {
-        if self.unsent.is_empty() {
+        if !self.unsent.is_empty() {
+            self.before_write();
+            match write_some(&self.stream, &self.unsent) {
+                Ok(written) => drop(self.unsent.drain(..written)),
+                Err(_) => return Next::Close,
+            }
+            if !self.unsent.is_empty() {
+                return Next::WaitWritable;
+            }
+            self.unsent = Vec::new();
+        } else if matches!(self.writing, Writing::Answering | Writing::Delayed(_)) {
             return Next::Wait;
         }
-        self.before_write();
-        match write_some(&self.stream, &self.unsent) {
-            Ok(written) => drop(self.unsent.drain(..written)),
-            Err(_) => return Next::Close,
+        let mut answered = false;
+        if let Writing::Events(_) = self.writing {
+            self.continue_events(worker);
+            answered = !worker.batch.is_empty();
+            if self.send(worker).is_err() {
+                return Next::Close;
+            }
         }
-        if !self.unsent.is_empty() {
-            return Next::WaitWritable;
-        }
-        self.unsent = Vec::new();
-        if self.is_reading() {
+        if self.is_reading() && matches!(self.writing, Writing::Answering) {
             // Requests may be waiting, unread, that no new event will announce.
             return self.on_readable(buf, worker);
         }
-        self.set_timer(worker, false);
+        self.set_timer(worker, answered);
         self.after_send(buf, worker)
     }
 
@@ -614,9 +784,12 @@ impl Conn {
     /// not refused. Otherwise it shuts its sending side and lingers: a client still sending
     /// (a body after a refusal, requests after the last one) would get a reset on a close, and
     /// a reset can destroy the answer before the client reads it.
-    fn after_send(&mut self, buf: &mut [u8], worker: &WorkerState) -> Next {
+    fn after_send(&mut self, buf: &mut [u8], worker: &mut WorkerState) -> Next {
         if !self.unsent.is_empty() {
             return Next::WaitWritable;
+        }
+        if let Writing::Download(_) = self.writing {
+            return self.continue_download(buf, worker);
         }
         let Reading::Done { unread } = self.reading else {
             return Next::Wait;
@@ -655,12 +828,22 @@ impl Conn {
     /// it stays the same, so a trickled request cannot extend it; an answer (`answered`: one
     /// was written since the timer was last set) starts it over.
     fn set_timer(&mut self, worker: &WorkerState, answered: bool) {
-        if matches!(self.reading, Reading::Lingering) || matches!(self.writing, Writing::Delayed(_))
-        {
-            return;
+        match &self.writing {
+            _ if matches!(self.reading, Reading::Lingering) => return,
+            Writing::Delayed(_) => return,
+            // The next event, unless the client does not take what was sent: then the same
+            // timeout as for any answer that waits for it.
+            Writing::Events(stream) if self.unsent.len() < OUTPUT_LIMIT => {
+                self.timer = Timer::Event;
+                self.deadline = stream.next_at;
+                return;
+            }
+            _ => {}
         }
         let settings = &worker.settings;
-        let (timer, timeout) = if !self.unsent.is_empty() {
+        let (timer, timeout) = if !self.unsent.is_empty()
+            || matches!(self.writing, Writing::Download(_) | Writing::Events(_))
+        {
             (Timer::Send, settings.idle_timeout)
         } else if !self.kept.is_empty() || matches!(self.reading, Reading::Body(..)) {
             (Timer::Request, settings.header_timeout)
@@ -683,6 +866,14 @@ impl Conn {
     pub fn on_timeout(&mut self, buf: &mut [u8], worker: &mut WorkerState) -> Next {
         match self.timer {
             Timer::Delay => return self.send_delayed(buf, worker),
+            Timer::Event => {
+                self.continue_events(worker);
+                if self.send(worker).is_err() {
+                    return Next::Close;
+                }
+                self.set_timer(worker, true);
+                return self.after_send(buf, worker);
+            }
             // A PROXY protocol header never gets an HTTP answer.
             Timer::Request if matches!(self.reading, Reading::ProxyHeader) => {
                 worker.counters().timeout(Timeout::Header);

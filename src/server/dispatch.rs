@@ -2,12 +2,14 @@
 //! (readiness, the echo of the request, the metrics page), the count and the log line.
 
 use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 
 use super::worker_state::WorkerState;
 use crate::echo::{Echo, Format};
 use crate::http::head;
 use crate::http::request::Request;
-use crate::routes::{self, Answer, Health};
+use crate::http::response::{self, Connection, Length};
+use crate::routes::{self, Answer, Body, Health, Route};
 
 /// Who is at the other end of a connection, for `/echo` and the access log.
 pub(crate) struct Peers<'a> {
@@ -30,8 +32,19 @@ pub(crate) fn answer(
 ) -> Answer {
     let facts = Facts { worker, peers };
     let mut answer = routes::route(request, head, &worker.settings.routes, &facts);
+    inject_faults(&mut answer, worker);
     answer.head.connection = routes::connection(request, worker.shutting_down);
     answer.head.head_only = request.method == b"HEAD";
+    answer.head.length = match answer.body {
+        Body::Download(size) => Length::Declared(size),
+        // An HTTP/1.0 client cannot read chunks: the stream ends with the connection.
+        Body::Events(_) if request.minor_version == 0 => {
+            answer.head.connection = Connection::Close;
+            Length::UntilClose
+        }
+        Body::Events(_) => Length::Chunked,
+        _ => Length::Body,
+    };
     let status = answer.head.status;
     worker.counters().request(answer.route, status);
     if !worker.log.is_off() {
@@ -46,6 +59,36 @@ pub(crate) fn answer(
             .line(&date, peers.client, Some(head), status, bytes);
     }
     answer
+}
+
+/// Failures and latency on purpose, on every route but `/healthz` and `/metrics` (a balancer's
+/// probe and a scrape must see the truth): with `--sick`, every answer fails; else one in
+/// `--fail-rate`, at random. `--latency` adds to the answer's delay.
+fn inject_faults(answer: &mut Answer, worker: &mut WorkerState) {
+    if matches!(answer.route, Route::Healthz | Route::Metrics) {
+        return;
+    }
+    let faults = &worker.settings.faults;
+    let why = if worker.server.is_sick() {
+        Some("sick on purpose (--sick or SIGTTIN; SIGTTOU makes it well)")
+    } else if faults.fail_rate > 0 && worker.rng.below(1_000_000) < u64::from(faults.fail_rate) {
+        Some("failed on purpose (--fail-rate)")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        answer.head = response::Head {
+            vary_accept: answer.head.vary_accept,
+            ..response::Head::new(faults.fail_status, response::TEXT)
+        };
+        answer.body = Body::Text(why);
+    }
+    let (low, high) = faults.latency;
+    if !high.is_zero() {
+        let spread = (high - low).as_micros() as u64;
+        let extra = low + Duration::from_micros(worker.rng.below(spread + 1));
+        answer.delay += extra;
+    }
 }
 
 /// What the routes ask of the server, for one request.

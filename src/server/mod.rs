@@ -65,6 +65,7 @@ impl Server {
         let (wake, wake_receiver) = UnixStream::pair()?;
         let listener = Arc::new(self.listener);
         let server = Arc::new(ServerState::new(self.workers));
+        server.set_sick(self.config.sick);
         let mut workers = Vec::with_capacity(self.workers);
         for id in 0..self.workers {
             let mut worker = Worker::new(
@@ -105,6 +106,11 @@ impl Running {
     /// or fail with it; `/who` and the rest serve as before.
     pub fn set_ready(&self, ready: bool) {
         self.server.set_ready(ready);
+    }
+
+    /// Makes every answer but `/healthz`'s and `/metrics`' fail on purpose (`true`), or not.
+    pub fn set_sick(&self, sick: bool) {
+        self.server.set_sick(sick);
     }
 
     /// How many workers serve.

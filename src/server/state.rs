@@ -24,6 +24,9 @@ pub(crate) struct ServerState {
     lifecycle: AtomicU8,
     /// `/healthz` answers 200 (SIGUSR2, and at start) or 503 (SIGUSR1).
     ready: AtomicBool,
+    /// Every answer but `/healthz`'s and `/metrics`' fails on purpose (`--sick`, SIGTTIN; SIGTTOU
+    /// makes it well).
+    sick: AtomicBool,
     /// One set per worker, each written by its worker only, read by any scrape.
     pub counters: Box<[Counters]>,
     /// When the server started, since the Unix epoch.
@@ -36,6 +39,7 @@ impl ServerState {
             open: AtomicUsize::new(0),
             lifecycle: AtomicU8::new(Lifecycle::Serving as u8),
             ready: AtomicBool::new(true),
+            sick: AtomicBool::new(false),
             counters: (0..workers).map(|_| Counters::new()).collect(),
             start_time: metrics::unix_time(),
         }
@@ -60,6 +64,14 @@ impl ServerState {
 
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    pub fn is_sick(&self) -> bool {
+        self.sick.load(Ordering::Relaxed)
+    }
+
+    pub fn set_sick(&self, sick: bool) {
+        self.sick.store(sick, Ordering::Relaxed);
     }
 
     pub fn lifecycle(&self) -> Lifecycle {

@@ -125,9 +125,9 @@ impl Worker {
             for token in std::mem::take(&mut self.ready) {
                 self.on_ready_again(token);
             }
-            // A delay begun this turn may end before the next scan: scan then.
-            if let Some(end) = self.state.take_delay_end() {
-                self.next_scan = self.next_scan.min(end);
+            // A delay or a stream's event due before the next scan: scan then.
+            if let Some(at) = self.state.take_wake_at() {
+                self.next_scan = self.next_scan.min(at);
             }
             let now = self.state.clock.now;
             if now >= self.next_scan {
@@ -320,7 +320,7 @@ impl Worker {
     fn on_wake(&mut self) {
         match self.server.lifecycle() {
             Lifecycle::Serving => {}
-            Lifecycle::Draining => self.state.shutting_down = true,
+            Lifecycle::Draining => self.state.begin_shutdown(),
             Lifecycle::Stopping => self.begin_stop(),
         }
     }
@@ -330,7 +330,7 @@ impl Worker {
         if self.stop_deadline.is_some() {
             return;
         }
-        self.state.shutting_down = true;
+        self.state.begin_shutdown();
         self.state.stopping = true;
         self.stop_deadline = Some(self.state.clock.now + SHUTDOWN_GRACE);
         let _ = self.epoll.delete(&self.wake);

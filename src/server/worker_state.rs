@@ -3,15 +3,19 @@
 //! worker's counters, and how far the shutdown has come.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::access_log::AccessLog;
 use super::clock::Clock;
 use super::state::ServerState;
 use crate::config::Config;
+use crate::http::date::iso8601;
 use crate::http::request::{Framing, Request};
+use crate::http::response;
 use crate::metrics::{self, Counters, Gauges};
+use crate::random::Rng;
 use crate::routes::{self, Answer, Body, Health};
+use crate::stream;
 
 /// The batch's room: one read's worth of answers usually fits (a read is at most 64 KiB of
 /// requests, and most answers are shorter than their requests' heads).
@@ -23,10 +27,37 @@ pub(crate) struct Settings {
     pub idle_timeout: Duration,
     pub proxy_protocol: bool,
     pub routes: routes::Settings,
-    /// `--name`, shown by `/echo`.
+    /// `--name`, shown by `/echo` and `/stream`.
     pub name: Option<String>,
     /// `--echo-hide`: fields `/echo` shows as `[hidden]`.
     pub echo_hide: Vec<String>,
+    /// `--header`: the operator's field lines, on every answer.
+    pub extra: response::Extra,
+    pub faults: Faults,
+}
+
+/// Failures and latency on purpose (`--fail-rate`, `--fail-status`, `--latency`; `--sick` is
+/// the server's, switched by signals).
+pub(crate) struct Faults {
+    /// In millionths of the requests.
+    pub fail_rate: u32,
+    pub fail_status: u16,
+    pub latency: (Duration, Duration),
+}
+
+impl Faults {
+    fn from(config: &Config) -> Faults {
+        Faults {
+            fail_rate: config.fail_rate,
+            fail_status: config.fail_status,
+            latency: config.latency,
+        }
+    }
+
+    /// No failure and no latency is ever injected (unless the replica is made sick).
+    fn none(&self) -> bool {
+        self.fail_rate == 0 && self.latency.1.is_zero()
+    }
 }
 
 pub(crate) struct WorkerState {
@@ -50,9 +81,14 @@ pub(crate) struct WorkerState {
     /// (Within the window a delay is kept, so that a client testing a timeout during a
     /// rollout sees it; its answer closes the connection.)
     pub stopping: bool,
-    /// The earliest end of a delay begun since the worker last asked: the one deadline that
-    /// can fall before the next scan (the timeouts are a second or more).
-    delay_end: Option<Instant>,
+    /// The earliest deadline set since the worker last asked that can fall before the next
+    /// scan (a delay's end, a stream's next event: the timeouts are a second or more).
+    wake_at: Option<Instant>,
+    /// The draws of `--fail-rate` and `--latency`.
+    pub rng: Rng,
+    /// A plain `GET /who` may be answered by copying `who_answer` (see `is_plain_who`): not
+    /// shutting down, nothing to log, no fault to inject. Renewed every turn of the loop.
+    plain_who: bool,
 }
 
 impl WorkerState {
@@ -66,9 +102,14 @@ impl WorkerState {
                     echo: config.echo,
                     metrics: config.metrics,
                     max_delay: config.max_delay,
+                    max_stream_events: config.max_stream_events,
+                    max_stream_duration: config.max_stream_duration,
+                    max_data: config.max_data,
                 },
                 name: config.name.clone(),
                 echo_hide: config.echo_hide.clone(),
+                extra: extra_headers(&config.headers),
+                faults: Faults::from(config),
             },
             clock: Clock::new(),
             log: AccessLog::new(config.access_log),
@@ -79,36 +120,53 @@ impl WorkerState {
             batch: Vec::with_capacity(BATCH_CAPACITY),
             shutting_down: false,
             stopping: false,
-            delay_end: None,
+            wake_at: None,
+            rng: Rng::from_clock(worker as u64),
+            plain_who: false,
         };
         state.renew();
+        state.tick();
         state
     }
 
-    /// Reads the clock; once a second, the host name too.
+    /// Reads the clock (once a second, the host name too) and the switches the main thread
+    /// may have flipped.
     pub fn tick(&mut self) {
         if self.clock.tick() {
             self.renew();
         }
+        self.plain_who = !self.shutting_down
+            && self.log.is_off()
+            && self.settings.faults.none()
+            && !self.server.is_sick();
     }
 
     fn renew(&mut self) {
         self.hostname = routes::hostname();
         self.who_answer.clear();
-        Answer::who()
-            .head
-            .write(&self.hostname, &self.clock.date, &mut self.who_answer);
+        Answer::who().head.write(
+            &self.hostname,
+            &self.clock.date,
+            &self.settings.extra,
+            &mut self.who_answer,
+        );
     }
 
-    /// A delay begins, to end at `end`.
-    pub fn delay_until(&mut self, end: Instant) {
-        self.delay_end = Some(self.delay_end.map_or(end, |earliest| earliest.min(end)));
-        self.counters().delayed_answers.add(1);
+    /// Shutdown begins: `/healthz` answers 503 and every answer closes its connection.
+    pub fn begin_shutdown(&mut self) {
+        self.shutting_down = true;
+        self.plain_who = false;
     }
 
-    /// The earliest end of the delays begun since the last call, if any.
-    pub fn take_delay_end(&mut self) -> Option<Instant> {
-        self.delay_end.take()
+    /// Something of a connection's is due at `at` (a delay's end, a stream's next event): the
+    /// worker scans the deadlines then, even when its next scan would come later.
+    pub fn wake_at(&mut self, at: Instant) {
+        self.wake_at = Some(self.wake_at.map_or(at, |earliest| earliest.min(at)));
+    }
+
+    /// The earliest time given to `wake_at` since the last call, if any.
+    pub fn take_wake_at(&mut self) -> Option<Instant> {
+        self.wake_at.take()
     }
 
     /// This worker's counters.
@@ -150,18 +208,17 @@ impl WorkerState {
     }
 
     /// The tutorial's request, and nearly every load balancer's: `GET /who` on a keep-alive
-    /// HTTP/1.1 connection, no query, no body, nothing to log, not shutting down. Its answer is
-    /// the router's (`Answer::who`, which a test holds to `routes::route`'s) and is
-    /// pre-rendered, so the connection copies it without asking the router: about 200
-    /// instructions a request.
+    /// HTTP/1.1 connection, no query, no body; and nothing to log, no fault to inject, not
+    /// shutting down. Its answer is the router's (`Answer::who`, which a test holds to
+    /// `routes::route`'s) and is pre-rendered, so the connection copies it without asking the
+    /// router: about 200 instructions a request.
     pub fn is_plain_who(&self, request: &Request) -> bool {
         request.target == b"/who"
             && request.method == b"GET"
             && request.minor_version == 1
             && request.keep_alive
             && request.framing == Framing::None
-            && !self.shutting_down
-            && self.log.is_off()
+            && self.plain_who
     }
 
     /// Appends the answer to a plain `GET /who` (see `is_plain_who`), and counts it.
@@ -170,11 +227,61 @@ impl WorkerState {
         self.batch.extend_from_slice(&self.who_answer);
     }
 
-    /// Appends `answer` to the batch.
+    /// Appends `answer` to the batch: the whole of it, or for a streamed body the head only.
     pub fn write_answer(&mut self, answer: &Answer) {
         let body = body_bytes(&self.hostname, &answer.body);
-        answer.head.write(body, &self.clock.date, &mut self.batch);
+        answer.head.write(
+            body,
+            &self.clock.date,
+            &self.settings.extra,
+            &mut self.batch,
+        );
     }
+
+    /// Appends the next event of a stream, `seq` of `count`: as a chunk, or as it is (HTTP/1.0).
+    pub fn write_event(&mut self, format: stream::Format, seq: u64, count: u64, chunked: bool) {
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |t| t.as_millis() as u64);
+        let event = stream::Event {
+            seq,
+            count,
+            hostname: &self.hostname,
+            name: self.settings.name.as_deref(),
+            time: &iso8601(millis),
+        };
+        if chunked {
+            let mut line = Vec::with_capacity(128);
+            stream::write_event(format, &event, &mut line);
+            response::write_chunk(&line, &mut self.batch);
+        } else {
+            stream::write_event(format, &event, &mut self.batch);
+        }
+    }
+
+    /// Appends the end of a stream cut short by the stop, then its last chunk.
+    pub fn write_stream_end(&mut self, format: stream::Format, chunked: bool) {
+        if chunked {
+            let mut line = Vec::new();
+            stream::write_end(format, &mut line);
+            response::write_chunk(&line, &mut self.batch);
+            self.batch.extend_from_slice(response::LAST_CHUNK);
+        } else {
+            stream::write_end(format, &mut self.batch);
+        }
+    }
+}
+
+/// `--header`'s field lines, rendered once.
+fn extra_headers(headers: &[(String, String)]) -> response::Extra {
+    let mut extra = response::Extra::default();
+    for (name, value) in headers {
+        extra
+            .lines
+            .extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        extra.cache_control |= name.eq_ignore_ascii_case("cache-control");
+    }
+    extra
 }
 
 fn body_bytes<'a>(hostname: &'a [u8], body: &'a Body) -> &'a [u8] {
@@ -182,6 +289,8 @@ fn body_bytes<'a>(hostname: &'a [u8], body: &'a Body) -> &'a [u8] {
         Body::Hostname => hostname,
         Body::Text(text) => text.as_bytes(),
         Body::Owned(bytes) => bytes,
+        // Written after the head, as they come.
+        Body::Events(_) | Body::Download(_) => b"",
     }
 }
 
@@ -238,13 +347,33 @@ mod tests {
                 String::from_utf8_lossy(other)
             );
         }
-        state.shutting_down = true;
+        state.begin_shutdown();
         assert!(
             !state.is_plain_who(&request),
             "shutting down: Connection: close"
         );
         state.shutting_down = false;
+        state.tick();
+        assert!(state.is_plain_who(&request));
         state.log = AccessLog::new(Format::Common);
+        state.tick();
         assert!(!state.is_plain_who(&request), "a line to log");
+        state.log = AccessLog::new(Format::Off);
+        state.server.set_sick(true);
+        state.tick();
+        assert!(!state.is_plain_who(&request), "sick: a failure to answer");
+        for faulty in [
+            Config {
+                fail_rate: 1,
+                ..Config::default()
+            },
+            Config {
+                latency: (Duration::ZERO, Duration::from_millis(1)),
+                ..Config::default()
+            },
+        ] {
+            let state = WorkerState::new(&faulty, Arc::new(ServerState::new(1)), 0);
+            assert!(!state.is_plain_who(&request), "{:?}", faulty.latency);
+        }
     }
 }

@@ -482,7 +482,7 @@ fn shutting_down_closes_each_connection_after_its_next_answer() {
     h.send(b"GET /who HTTP/1.1\r\n");
     assert_eq!(h.readable(), Next::Wait);
     assert!(!h.conn.is_idle(), "a request is arriving");
-    h.worker.shutting_down = true;
+    h.worker.begin_shutdown();
     h.send(b"Host: t\r\n\r\n");
     assert_eq!(h.readable(), Next::Close, "answered, then closed");
     let response = &h.responses(1)[0];
@@ -521,11 +521,11 @@ fn a_delayed_answer_is_a_timer_and_the_requests_behind_it_wait_their_turn() {
     assert_eq!(h.conn.timer, Timer::Delay);
     assert_eq!(h.conn.deadline(), start + Duration::from_millis(1500));
     assert_eq!(
-        h.worker.take_delay_end(),
+        h.worker.take_wake_at(),
         Some(h.conn.deadline()),
         "the worker is told"
     );
-    assert_eq!(h.worker.take_delay_end(), None);
+    assert_eq!(h.worker.take_wake_at(), None);
     assert!(
         !h.conn.is_idle() && !h.conn.kept.is_empty(),
         "the request behind it waits"
@@ -563,7 +563,7 @@ fn shutdown_sends_a_delayed_answer_at_once_and_closes() {
     h.send(&[&b"GET /who?delay=10s HTTP/1.1\r\nHost: t\r\n\r\n"[..], WHO].concat());
     assert_eq!(h.readable(), Next::Wait);
     // The drain window keeps it: a client testing a timeout during a rollout sees it.
-    h.worker.shutting_down = true;
+    h.worker.begin_shutdown();
     assert!(!h.client_reads_what_is_there());
     assert_eq!(h.conn.timer, Timer::Delay);
     h.worker.stopping = true;
@@ -587,7 +587,7 @@ fn shutdown_sends_a_delayed_answer_at_once_and_closes() {
 #[test]
 fn a_delay_asked_in_the_drain_window_is_kept_and_its_answer_closes() {
     let mut h = harness();
-    h.worker.shutting_down = true;
+    h.worker.begin_shutdown();
     h.send(b"GET /who?delay=1500ms HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(h.readable(), Next::Wait);
     assert_eq!(h.conn.timer, Timer::Delay);
@@ -774,7 +774,7 @@ fn a_reset_while_lingering_closes_the_connection() {
 fn the_metrics_page_says_ready_until_shutdown() {
     let mut h = harness();
     assert!(page(&h).contains("\nwhod_ready 1\n"));
-    h.worker.shutting_down = true;
+    h.worker.begin_shutdown();
     assert!(page(&h).contains("\nwhod_ready 0\n"));
 }
 

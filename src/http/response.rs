@@ -188,31 +188,29 @@ impl Head {
             // A fixed type per answer; nosniff keeps browsers from guessing otherwise.
             out.extend_from_slice(b"Content-Type: ");
             out.extend_from_slice(self.content_type.as_bytes());
-            out.extend_from_slice(b"\r\n");
             match self.length {
-                Length::Body => {
-                    out.extend_from_slice(b"Content-Length: ");
-                    push_decimal(out, body.len());
-                    out.extend_from_slice(b"\r\n");
+                Length::Body | Length::Declared(_) => {
+                    out.extend_from_slice(b"\r\nContent-Length: ");
+                    let length = match self.length {
+                        Length::Declared(n) => n as usize,
+                        _ => body.len(),
+                    };
+                    push_decimal(out, length);
                 }
-                Length::Declared(n) => {
-                    out.extend_from_slice(b"Content-Length: ");
-                    push_decimal(out, n as usize);
-                    out.extend_from_slice(b"\r\n");
-                }
-                Length::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+                Length::Chunked => out.extend_from_slice(b"\r\nTransfer-Encoding: chunked"),
                 Length::UntilClose => {}
             }
+            out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"Date: ");
         out.extend_from_slice(date);
-        out.extend_from_slice(b"\r\n");
         // Each replica answers differently: no cache may pin one answer (unless the operator
         // says otherwise, to test a cache).
-        if !extra.cache_control {
-            out.extend_from_slice(b"Cache-Control: no-store\r\n");
-        }
-        out.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n");
+        out.extend_from_slice(if extra.cache_control {
+            b"\r\nX-Content-Type-Options: nosniff\r\n"
+        } else {
+            b"\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+        });
         if self.vary_accept {
             out.extend_from_slice(b"Vary: Accept\r\n");
         }
@@ -226,7 +224,9 @@ impl Head {
             Connection::KeepAlive => out.extend_from_slice(b"Connection: keep-alive\r\n"),
             Connection::Close => out.extend_from_slice(b"Connection: close\r\n"),
         }
-        out.extend_from_slice(&extra.lines);
+        if !extra.lines.is_empty() {
+            out.extend_from_slice(&extra.lines);
+        }
         out.extend_from_slice(b"\r\n");
         if has_body && !self.head_only && self.length == Length::Body {
             out.extend_from_slice(body);

@@ -87,7 +87,7 @@ enum Writing {
     Events(Box<EventStream>),
     /// `/data`: its bytes, written as fast as the client takes them, straight from
     /// `stream::download_bytes` (no copy is kept: a slow reader costs no memory).
-    Download(Download),
+    Download(Box<Download>),
 }
 
 /// A stream of events under way.
@@ -438,7 +438,10 @@ impl Conn {
                             // The request nearly every load balancer sends, answered here;
                             // any other goes through the routes.
                             if worker.is_plain_who(&request) {
-                                worker.write_who_answer();
+                                worker.write_who_answer(request.keep_alive);
+                                if !request.keep_alive {
+                                    self.reading = Reading::Done { unread: false };
+                                }
                             } else {
                                 self.on_request(&request, head, worker);
                             }
@@ -539,11 +542,11 @@ impl Conn {
                 return;
             }
             Body::Download(size) if size > 0 => {
-                self.writing = Writing::Download(Download {
+                self.writing = Writing::Download(Box::new(Download {
                     sent: 0,
                     left: size,
                     closes,
-                });
+                }));
                 return;
             }
             _ => {}
@@ -606,12 +609,7 @@ impl Conn {
                 let closes = download.closes;
                 self.writing = Writing::Answering;
                 self.after_streamed_answer(closes, worker);
-                self.set_timer(worker, true);
-                if self.is_reading() {
-                    // Requests may be waiting, unread, that no new event will announce.
-                    return self.on_readable(buf, worker);
-                }
-                return self.after_send(buf, worker);
+                return self.resume(buf, worker);
             }
             let n = download.left.min(stream::WRITE as u64) as usize;
             let piece = &bytes[(download.sent % stream::LINE.len() as u64) as usize..][..n];
@@ -648,9 +646,14 @@ impl Conn {
         if self.send(worker).is_err() {
             return Next::Close;
         }
-        if self.is_reading() {
-            // Held requests go first; then whatever arrived meanwhile, which no new event
-            // will announce.
+        self.resume(buf, worker)
+    }
+
+    /// An answer that held the connection (a delay, a stream, a download) is written: serve
+    /// the requests kept behind it, then whatever arrived meanwhile, which no new event will
+    /// announce.
+    fn resume(&mut self, buf: &mut [u8], worker: &mut WorkerState) -> Next {
+        if self.is_reading() && matches!(self.writing, Writing::Answering) {
             if let Kept::Start(bytes) = std::mem::replace(&mut self.kept, Kept::Nothing) {
                 self.kept = Kept::HeldBack(bytes);
             }
@@ -680,7 +683,7 @@ impl Conn {
     }
 
     /// The worker closes the connection: what it counted as in progress is no longer.
-    pub fn close(self, worker: &WorkerState) {
+    pub fn close(&self, worker: &WorkerState) {
         if let Writing::Delayed(_) = self.writing {
             worker.counters().delayed_answers.sub(1);
         }
@@ -762,19 +765,20 @@ impl Conn {
         } else if matches!(self.writing, Writing::Answering | Writing::Delayed(_)) {
             return Next::Wait;
         }
-        let mut answered = false;
         if let Writing::Events(_) = self.writing {
             self.continue_events(worker);
-            answered = !worker.batch.is_empty();
             if self.send(worker).is_err() {
                 return Next::Close;
+            }
+            if let Writing::Answering = self.writing {
+                return self.resume(buf, worker);
             }
         }
         if self.is_reading() && matches!(self.writing, Writing::Answering) {
             // Requests may be waiting, unread, that no new event will announce.
             return self.on_readable(buf, worker);
         }
-        self.set_timer(worker, answered);
+        self.set_timer(worker, false);
         self.after_send(buf, worker)
     }
 
@@ -828,32 +832,28 @@ impl Conn {
     /// it stays the same, so a trickled request cannot extend it; an answer (`answered`: one
     /// was written since the timer was last set) starts it over.
     fn set_timer(&mut self, worker: &WorkerState, answered: bool) {
-        match &self.writing {
-            _ if matches!(self.reading, Reading::Lingering) => return,
+        let settings = &worker.settings;
+        let (timer, timeout) = match &self.writing {
+            Writing::Answering => match self.reading {
+                Reading::Lingering => return,
+                _ if !self.unsent.is_empty() => (Timer::Send, settings.idle_timeout),
+                Reading::Body(..) => (Timer::Request, settings.header_timeout),
+                _ if !self.kept.is_empty() => (Timer::Request, settings.header_timeout),
+                Reading::ProxyHeader | Reading::Heads { first: true } => {
+                    (Timer::FirstRequest, settings.header_timeout)
+                }
+                _ => (Timer::Idle, settings.idle_timeout),
+            },
+            // Its own deadline, set when it began.
             Writing::Delayed(_) => return,
-            // The next event, unless the client does not take what was sent: then the same
-            // timeout as for any answer that waits for it.
+            // The next event, unless the client does not take what was sent: then, as for a
+            // download, the timeout of any answer that waits for the client.
             Writing::Events(stream) if self.unsent.len() < OUTPUT_LIMIT => {
                 self.timer = Timer::Event;
                 self.deadline = stream.next_at;
                 return;
             }
-            _ => {}
-        }
-        let settings = &worker.settings;
-        let (timer, timeout) = if !self.unsent.is_empty()
-            || matches!(self.writing, Writing::Download(_) | Writing::Events(_))
-        {
-            (Timer::Send, settings.idle_timeout)
-        } else if !self.kept.is_empty() || matches!(self.reading, Reading::Body(..)) {
-            (Timer::Request, settings.header_timeout)
-        } else if matches!(
-            self.reading,
-            Reading::ProxyHeader | Reading::Heads { first: true }
-        ) {
-            (Timer::FirstRequest, settings.header_timeout)
-        } else {
-            (Timer::Idle, settings.idle_timeout)
+            Writing::Events(_) | Writing::Download(_) => (Timer::Send, settings.idle_timeout),
         };
         if timer != self.timer || answered {
             self.timer = timer;
@@ -871,8 +871,7 @@ impl Conn {
                 if self.send(worker).is_err() {
                     return Next::Close;
                 }
-                self.set_timer(worker, true);
-                return self.after_send(buf, worker);
+                return self.resume(buf, worker);
             }
             // A PROXY protocol header never gets an HTTP answer.
             Timer::Request if matches!(self.reading, Reading::ProxyHeader) => {

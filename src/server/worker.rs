@@ -278,9 +278,11 @@ impl Worker {
 
     fn close(&mut self, index: usize) {
         let slot = &mut self.slots[index];
-        // Dropping the stream closes the socket, which also removes it from the epoll set.
-        if let Some(conn) = slot.conn.take() {
+        if let Some(conn) = &slot.conn {
             conn.close(&self.state);
+            // Dropped where it lies (taking it out would copy it first). Dropping the stream
+            // closes the socket, which also removes it from the epoll set.
+            slot.conn = None;
             slot.generation = slot.generation.wrapping_add(1);
             slot.watches_writable = false;
             self.free.push(index);

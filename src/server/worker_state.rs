@@ -11,7 +11,7 @@ use super::state::ServerState;
 use crate::config::Config;
 use crate::http::date::iso8601;
 use crate::http::request::{Framing, Request};
-use crate::http::response;
+use crate::http::response::{self, Connection};
 use crate::metrics::{self, Counters, Gauges};
 use crate::random::Rng;
 use crate::routes::{self, Answer, Body, Health};
@@ -69,9 +69,11 @@ pub(crate) struct WorkerState {
     worker: usize,
     /// The host's name, read again when the clock's second changes.
     hostname: Vec<u8>,
-    /// The answer to `GET /who` on a persistent HTTP/1.1 connection, the one that counts, ready
-    /// to copy: rendered again when the second (its `Date`) or the host name changes.
+    /// The answers to `GET /who` over HTTP/1.1, the one that counts, ready to copy: on a
+    /// persistent connection, and with `Connection: close`. Rendered again when the second
+    /// (their `Date`) or the host name changes.
     who_answer: Vec<u8>,
+    who_answer_closing: Vec<u8>,
     /// Answers being assembled, written to the socket once per read.
     pub batch: Vec<u8>,
     /// Shutdown has begun (the drain window, then the stop): every answer closes its
@@ -117,6 +119,7 @@ impl WorkerState {
             worker,
             hostname: Vec::new(),
             who_answer: Vec::new(),
+            who_answer_closing: Vec::new(),
             batch: Vec::with_capacity(BATCH_CAPACITY),
             shutting_down: false,
             stopping: false,
@@ -143,13 +146,22 @@ impl WorkerState {
 
     fn renew(&mut self) {
         self.hostname = routes::hostname();
-        self.who_answer.clear();
-        Answer::who().head.write(
-            &self.hostname,
-            &self.clock.date,
-            &self.settings.extra,
-            &mut self.who_answer,
-        );
+        for (answer, connection) in [
+            (&mut self.who_answer, Connection::Persistent),
+            (&mut self.who_answer_closing, Connection::Close),
+        ] {
+            answer.clear();
+            let head = response::Head {
+                connection,
+                ..Answer::who().head
+            };
+            head.write(
+                &self.hostname,
+                &self.clock.date,
+                &self.settings.extra,
+                answer,
+            );
+        }
     }
 
     /// Shutdown begins: `/healthz` answers 503 and every answer closes its connection.
@@ -207,24 +219,29 @@ impl WorkerState {
         body_bytes(&self.hostname, body)
     }
 
-    /// The tutorial's request, and nearly every load balancer's: `GET /who` on a keep-alive
-    /// HTTP/1.1 connection, no query, no body; and nothing to log, no fault to inject, not
-    /// shutting down. Its answer is the router's (`Answer::who`, which a test holds to
-    /// `routes::route`'s) and is pre-rendered, so the connection copies it without asking the
+    /// The tutorial's request, and nearly every load balancer's: `GET /who` over HTTP/1.1, no
+    /// query, no body; and nothing to log, no fault to inject, not shutting down. Its answer
+    /// is the router's (`Answer::who`, which a test holds to `routes::route`'s, with either
+    /// `Connection`) and is pre-rendered, so the connection copies it without asking the
     /// router: about 200 instructions a request.
     pub fn is_plain_who(&self, request: &Request) -> bool {
         request.target == b"/who"
             && request.method == b"GET"
             && request.minor_version == 1
-            && request.keep_alive
             && request.framing == Framing::None
             && self.plain_who
     }
 
-    /// Appends the answer to a plain `GET /who` (see `is_plain_who`), and counts it.
-    pub fn write_who_answer(&mut self) {
+    /// Appends the answer to a plain `GET /who` (see `is_plain_who`), closing the connection
+    /// if the request asked, and counts it.
+    pub fn write_who_answer(&mut self, keep_alive: bool) {
         self.counters().request(routes::Route::Who, 200);
-        self.batch.extend_from_slice(&self.who_answer);
+        let answer = if keep_alive {
+            &self.who_answer
+        } else {
+            &self.who_answer_closing
+        };
+        self.batch.extend_from_slice(answer);
     }
 
     /// Appends `answer` to the batch: the whole of it, or for a streamed body the head only.
@@ -325,16 +342,28 @@ mod tests {
         assert!(state.is_plain_who(&request));
         let answer = routes::route(&request, head, &state.settings.routes, &Serving);
         assert_eq!(answer, Answer::who());
-        state.write_who_answer();
+        state.write_who_answer(true);
+        let plain = std::mem::take(&mut state.batch);
+        state.write_answer(&answer);
+        assert_eq!(plain, std::mem::take(&mut state.batch));
+        // With Connection: close, the router's answer closing.
+        let head = b"GET /who HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+        let Ok(Status::Complete(closing)) = parse(head) else {
+            panic!()
+        };
+        assert!(state.is_plain_who(&closing) && !closing.keep_alive);
+        let mut answer = routes::route(&closing, head, &state.settings.routes, &Serving);
+        answer.head.connection = routes::connection(&closing, false);
+        state.write_who_answer(false);
         let plain = std::mem::take(&mut state.batch);
         state.write_answer(&answer);
         assert_eq!(plain, state.batch);
+        assert!(String::from_utf8_lossy(&plain).contains("\r\nConnection: close\r\n"));
         // Anything else takes the router.
         for other in [
             &b"GET /who?delay=1s HTTP/1.1\r\nHost: a\r\n\r\n"[..],
             b"HEAD /who HTTP/1.1\r\nHost: a\r\n\r\n",
             b"GET /who HTTP/1.0\r\n\r\n",
-            b"GET /who HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
             b"POST /who HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n",
             b"GET http://a/who HTTP/1.1\r\nHost: a\r\n\r\n",
         ] {

@@ -218,8 +218,75 @@ impl Client {
         self.stream().write_all(bytes).expect("send");
     }
 
-    /// Reads one response; `head_only` for the answer to HEAD, which has no body.
+    /// Reads one response; `head_only` for the answer to HEAD, which has no body. The body is
+    /// read by its `Content-Length`, its chunks, or to the close.
     pub fn response_to(&mut self, head_only: bool) -> Response {
+        let mut response = self.head();
+        // 204 and 304 have no body, and say no length (RFC 9110 §8.6).
+        if matches!(response.status, 204 | 304) {
+            assert_eq!(
+                response.header("Content-Length"),
+                None,
+                "{}",
+                response.status
+            );
+            return response;
+        }
+        if head_only {
+            return response;
+        }
+        if response.header("Transfer-Encoding") == Some("chunked") {
+            while let Some(chunk) = self.chunk() {
+                response.body.extend_from_slice(&chunk);
+            }
+        } else if let Some(length) = response.header("Content-Length") {
+            response.body = vec![0; length.parse().unwrap()];
+            self.reader
+                .read_exact(&mut response.body)
+                .expect("read the body");
+        } else {
+            // Only a stream to an HTTP/1.0 client ends with the close; every other answer
+            // says where it ends.
+            assert_eq!(
+                response.header("Connection"),
+                Some("close"),
+                "an answer with neither Content-Length nor chunks: {:?}",
+                response.headers
+            );
+            self.reader
+                .read_to_end(&mut response.body)
+                .expect("read the body to the close");
+        }
+        response
+    }
+
+    /// Reads one chunk of a chunked body (RFC 9112 §7.1); `None` for the last chunk, whose
+    /// empty trailer section is read too.
+    pub fn chunk(&mut self) -> Option<Vec<u8>> {
+        let mut size_line = String::new();
+        self.reader
+            .read_line(&mut size_line)
+            .expect("read a chunk size");
+        let size = usize::from_str_radix(
+            size_line.strip_suffix("\r\n").expect("CRLF after the size"),
+            16,
+        )
+        .expect("a hexadecimal chunk size");
+        if size == 0 {
+            let mut end = String::new();
+            self.reader.read_line(&mut end).expect("the last CRLF");
+            assert_eq!(end, "\r\n", "no trailer");
+            return None;
+        }
+        let mut chunk = vec![0; size + 2];
+        self.reader.read_exact(&mut chunk).expect("read a chunk");
+        assert!(chunk.ends_with(b"\r\n"), "CRLF after the chunk");
+        chunk.truncate(size);
+        Some(chunk)
+    }
+
+    /// Reads a response's status line and header section: its body is left to read.
+    pub fn head(&mut self) -> Response {
         let mut status_line = String::new();
         self.reader
             .read_line(&mut status_line)
@@ -242,28 +309,11 @@ impl Client {
             let (name, value) = line.trim_end().split_once(": ").expect("name: value");
             headers.push((name.to_string(), value.to_string()));
         }
-        let mut response = Response {
+        Response {
             status,
             headers,
             body: Vec::new(),
-        };
-        // 204 and 304 have no body, and say no length (RFC 9110 §8.6).
-        if matches!(status, 204 | 304) {
-            assert_eq!(response.header("Content-Length"), None, "{status}");
-            return response;
         }
-        let length: usize = response
-            .header("Content-Length")
-            .expect("Content-Length")
-            .parse()
-            .unwrap();
-        if !head_only {
-            response.body = vec![0; length];
-            self.reader
-                .read_exact(&mut response.body)
-                .expect("read the body");
-        }
-        response
     }
 
     pub fn response(&mut self) -> Response {

@@ -180,3 +180,116 @@ impl Epoll {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{Shutdown, TcpListener, TcpStream};
+
+    use super::*;
+
+    /// Readable, writable, peer closed, failed.
+    type Flags = [bool; 4];
+    const READABLE: Flags = [true, false, false, false];
+
+    fn flags(event: Event) -> Flags {
+        [
+            event.is_readable(),
+            event.is_writable(),
+            event.is_peer_closed(),
+            event.is_failed(),
+        ]
+    }
+
+    /// The tokens and flags of one wait of at most `timeout`.
+    fn wait(epoll: &Epoll, events: &mut Events, timeout: Duration) -> Vec<(u64, Flags)> {
+        epoll.wait(events, timeout).unwrap();
+        let reported: Vec<(u64, Flags)> = (0..events.len())
+            .map(|i| (events.get(i).token(), flags(events.get(i))))
+            .collect();
+        assert_eq!(events.is_empty(), reported.is_empty());
+        reported
+    }
+
+    #[test]
+    fn a_wait_reports_what_each_interest_asks_for() {
+        let epoll = Epoll::new().unwrap();
+        let mut events = Events::with_capacity(8);
+        let (now, soon) = (Duration::ZERO, Duration::from_secs(5));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        epoll.add(&listener, Interest::SHARED_LISTENER, 1).unwrap();
+        assert_eq!(wait(&epoll, &mut events, now), []);
+        assert!(events.is_empty());
+
+        // The listener is level-triggered: reported until the connection is accepted.
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        assert_eq!(wait(&epoll, &mut events, soon), [(1, READABLE)]);
+        assert!(!events.is_empty());
+        assert_eq!(wait(&epoll, &mut events, now), [(1, READABLE)]);
+        let (server, _) = listener.accept().unwrap();
+        assert_eq!(wait(&epoll, &mut events, now), []);
+
+        // A connection: not reported for being writable, and each change reported once.
+        epoll.add(&server, Interest::CONNECTION, 2).unwrap();
+        assert_eq!(wait(&epoll, &mut events, now), []);
+        client.write_all(b"x").unwrap();
+        assert_eq!(wait(&epoll, &mut events, soon), [(2, READABLE)]);
+        assert_eq!(wait(&epoll, &mut events, now), []);
+        // Writing too: what is already there is reported at once, under the new token.
+        epoll
+            .modify(&server, Interest::CONNECTION_WRITING, 3)
+            .unwrap();
+        let both = [true, true, false, false];
+        assert_eq!(wait(&epoll, &mut events, soon), [(3, both)]);
+        assert_eq!(wait(&epoll, &mut events, now), []);
+        client.shutdown(Shutdown::Write).unwrap();
+        let closed = [true, true, true, false];
+        assert_eq!(wait(&epoll, &mut events, soon), [(3, closed)]);
+
+        // A wake-up socket: each byte wakes once.
+        let waker = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (woken, _) = listener.accept().unwrap();
+        epoll.delete(&listener).unwrap();
+        epoll.add(&woken, Interest::WAKE, 4).unwrap();
+        for _ in 0..2 {
+            (&waker).write_all(b"!").unwrap();
+            assert_eq!(wait(&epoll, &mut events, soon), [(4, READABLE)]);
+            assert_eq!(wait(&epoll, &mut events, now), []);
+        }
+        // Deleted: the listener's new connection is not reported.
+        let _third = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        assert_eq!(wait(&epoll, &mut events, Duration::from_millis(50)), []);
+    }
+
+    #[test]
+    fn an_event_reads_each_flag() {
+        for (bits, expected) in [
+            (0, [false; 4]),
+            (libc::EPOLLIN, READABLE),
+            (libc::EPOLLOUT, [false, true, false, false]),
+            (libc::EPOLLRDHUP, [false, false, true, false]),
+            (libc::EPOLLERR, [false, false, false, true]),
+            (libc::EPOLLHUP, [false, false, false, true]),
+        ] {
+            let event = Event(libc::epoll_event {
+                events: bits as u32,
+                u64: 9,
+            });
+            assert_eq!(flags(event), expected, "{bits:#x}");
+            assert_eq!(event.token(), 9);
+        }
+    }
+
+    #[test]
+    fn an_interrupted_wait_gives_no_events() {
+        let epoll = Epoll::new().unwrap();
+        let mut events = Events::with_capacity(1);
+        let interrupter = super::super::tests::interrupt_after(Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        let waited = epoll.wait(&mut events, Duration::from_secs(5));
+        interrupter.join().unwrap();
+        waited.unwrap();
+        assert!(events.is_empty());
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}

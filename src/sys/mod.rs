@@ -55,3 +55,39 @@ fn retry_interrupted(mut call: impl FnMut() -> libc::c_long) -> io::Result<usize
         }
     }
 }
+
+/// What the tests of more than one file here share.
+#[cfg(test)]
+mod tests {
+    use std::sync::Once;
+    use std::thread::{self, JoinHandle};
+    use std::time::Duration;
+
+    extern "C" fn do_nothing(_: libc::c_int) {}
+
+    /// Sends the calling thread SIGURG after `delay`, from another thread. SIGURG is given a
+    /// handler that does nothing, installed without SA_RESTART, so a system call the thread
+    /// is blocked in then fails with EINTR, as it would for a signal `whod` does not block
+    /// (or after SIGSTOP and SIGCONT, signal(7)). No other thread is sent anything.
+    pub(super) fn interrupt_after(delay: Duration) -> JoinHandle<()> {
+        static HANDLER: Once = Once::new();
+        HANDLER.call_once(|| {
+            // SAFETY: a zeroed sigaction is valid (no flags, empty mask); the handler is a
+            // function that does nothing, which is async-signal-safe.
+            let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+            action.sa_sigaction = do_nothing as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            // SAFETY: `action` is initialised; the old action is not asked for (null).
+            let ret = unsafe { libc::sigaction(libc::SIGURG, &action, std::ptr::null_mut()) };
+            assert_eq!(ret, 0);
+        });
+        // SAFETY: pthread_self takes nothing and cannot fail.
+        let target = unsafe { libc::pthread_self() };
+        thread::spawn(move || {
+            thread::sleep(delay);
+            // SAFETY: `target` is the thread that called interrupt_after, which joins this
+            // one before it ends, so it is still running.
+            let ret = unsafe { libc::pthread_kill(target, libc::SIGURG) };
+            assert_eq!(ret, 0);
+        })
+    }
+}

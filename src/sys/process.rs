@@ -83,8 +83,8 @@ pub fn cpu_time() -> io::Result<Duration> {
 pub fn page_size() -> u64 {
     // SAFETY: sysconf takes no pointers.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    // Every Linux system answers; 4 KiB is the usual size if one did not.
-    if size > 0 { size as u64 } else { 4096 }
+    // Every Linux system answers; 4 KiB is the usual size if one did not (-1).
+    u64::try_from(size).unwrap_or(4096)
 }
 
 /// The memory this process holds resident, in bytes: the second field of /proc/self/statm
@@ -129,6 +129,62 @@ mod tests {
             })
             .sum();
         assert!((1..=most).contains(&cpus), "{cpus} of {most}");
+        // Exactly those the kernel lists for this thread.
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        let allowed = status
+            .lines()
+            .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+            .unwrap();
+        let listed: usize = allowed
+            .trim()
+            .split(',')
+            .map(|range| match range.split_once('-') {
+                Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+                None => 1,
+            })
+            .sum();
+        assert_eq!(cpus, listed, "{allowed}");
+    }
+
+    #[test]
+    fn cpu_time_is_the_time_of_every_thread_user_and_system() {
+        let process_clock = || {
+            let mut now = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `now` is a valid timespec for the kernel to fill.
+            check(unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) })
+                .unwrap();
+            Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+        };
+        // System time enough (reading /proc is the kernel's work) that user minus system
+        // would be told from user plus system.
+        let system_time = || {
+            let mut usage = MaybeUninit::<libc::rusage>::zeroed();
+            // SAFETY: `usage` is a buffer of the right type for the kernel to fill.
+            check(unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) }).unwrap();
+            // SAFETY: getrusage succeeded, so it filled `usage`.
+            let stime = unsafe { usage.assume_init() }.ru_stime;
+            Duration::from_micros(stime.tv_sec as u64 * 1_000_000 + stime.tv_usec as u64)
+        };
+        for _ in 0..1000 {
+            if system_time() >= Duration::from_millis(20) {
+                break;
+            }
+            for _ in 0..100 {
+                std::fs::read_to_string("/proc/self/status").unwrap();
+            }
+        }
+        let before = process_clock();
+        let time = cpu_time().unwrap();
+        let after = process_clock();
+        // getrusage rounds each part down to a microsecond, and may lag the clock a little.
+        let slack = Duration::from_millis(2);
+        assert!(
+            before <= time + slack && time <= after + slack,
+            "{time:?}, the clock {before:?} to {after:?}"
+        );
     }
 
     #[test]

@@ -128,4 +128,28 @@ mod tests {
         assert_eq!(sent, 0);
         assert_eq!(signals.wait(None).unwrap(), Some(Signal::Usr2));
     }
+
+    #[test]
+    fn an_interrupted_wait_goes_on_waiting() {
+        let signals = Signals::block().unwrap();
+        let interrupter = super::super::tests::interrupt_after(Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        let waited = signals.wait(Some(Duration::from_millis(300)));
+        interrupter.join().unwrap();
+        assert_eq!(waited.unwrap(), None);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+    }
+
+    #[test]
+    fn four_signals_stop_and_each_has_its_name() {
+        let names = Signal::ALL.map(Signal::name);
+        assert_eq!(
+            names,
+            [
+                "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"
+            ]
+        );
+        let stops = Signal::ALL.map(Signal::is_stop);
+        assert_eq!(stops, [true, true, true, true, false, false]);
+    }
 }

@@ -162,6 +162,8 @@ fn set_buffer(socket: &impl AsRawFd, option: libc::c_int, bytes: u32) -> io::Res
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -183,5 +185,56 @@ mod tests {
         assert!(is_out_of_resources(&io::Error::from_raw_os_error(
             libc::EMFILE
         )));
+    }
+
+    #[test]
+    fn read_and_write_carry_the_bytes_and_an_interrupted_read_is_made_again() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        // Blocking, so that the read waits, to be interrupted (whod's sockets never wait).
+        let (server, _) = listener.accept().unwrap();
+        assert_eq!(write(&client, b"hello").unwrap(), 5);
+        let mut buf = [0; 8];
+        assert_eq!(read(&server, &mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"hello");
+
+        let interrupter = super::super::tests::interrupt_after(Duration::from_millis(50));
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            write(&client, b"!").unwrap();
+            client
+        });
+        let got = read(&server, &mut buf);
+        interrupter.join().unwrap();
+        let client = writer.join().unwrap();
+        assert_eq!(got.unwrap(), 1);
+        assert_eq!(buf[0], b'!');
+        drop(client);
+        assert_eq!(read(&server, &mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn the_listen_backlog_goes_past_std_s_128() {
+        let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        if somaxconn < 256 {
+            eprintln!("skipped: net.core.somaxconn is {somaxconn}, under 256");
+            return;
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        set_listen_backlog(&listener, 256).unwrap();
+        // Nothing accepted: every connection waits in the queue. With std's backlog of 128,
+        // the 130th would find it full, its SYN dropped, and wait for a retransmit (1 s).
+        let addr = listener.local_addr().unwrap();
+        let clients: Vec<TcpStream> = (0..200)
+            .map(|i| {
+                TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                    .unwrap_or_else(|e| panic!("connection {i}: {e}"))
+            })
+            .collect();
+        assert_eq!(clients.len(), 200);
     }
 }

@@ -405,6 +405,9 @@ mod tests {
             ),
             (b"PROXY TCP6 1::2::3 ", malformed(source, 16, b':')),
             (b"PROXY TCP6 1:2:3:4:5:6:7::8 ", malformed(source, 26, b'8')),
+            // Seven groups and a "::": a colon after them has no room, whatever follows.
+            (b"PROXY TCP6 ::1:2:3:4:5:6:7:", malformed(source, 26, b':')),
+            (b"PROXY TCP6 1::2:3:4:5:6:7:", malformed(source, 25, b':')),
             (b"PROXY TCP6 :1 ", malformed(source, 12, b'1')),
             (b"PROXY TCP6 12345:: ", malformed(source, 15, b'5')),
             (b"PROXY TCP6 1:2 ", malformed(source, 14, b' ')),

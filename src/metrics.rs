@@ -303,7 +303,7 @@ fn write_process(out: &mut Vec<u8>, start_time: Duration) {
             &Seconds(cpu),
         );
     }
-    if let Some(bytes) = resident_memory_bytes() {
+    if let Ok(bytes) = sys::resident_memory_bytes() {
         metric(
             "process_resident_memory_bytes",
             "gauge",
@@ -311,9 +311,7 @@ fn write_process(out: &mut Vec<u8>, start_time: Duration) {
             &bytes,
         );
     }
-    if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
-        // The listing's own descriptor is open while it is read: not one of ours.
-        let open = entries.count().saturating_sub(1);
+    if let Ok(open) = sys::open_descriptors() {
         metric(
             "process_open_fds",
             "gauge",
@@ -335,13 +333,6 @@ fn write_process(out: &mut Vec<u8>, start_time: Duration) {
         "Start time of the process since unix epoch in seconds.",
         &Seconds(start_time),
     );
-}
-
-/// The second field of /proc/self/statm (resident pages) times the page size.
-fn resident_memory_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * sys::page_size())
 }
 
 #[cfg(test)]

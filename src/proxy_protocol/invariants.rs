@@ -3,9 +3,12 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::{Addresses, V1_MAX, V2_MAX, parse};
+use super::{Addresses, ProxyError, ProxyHeader, V1_MAX, V2_MAX, parse};
 use crate::http::Status;
 use crate::http::invariants::check_prefixes;
+
+/// A PROXY header parser: `parse`, or in the tests one made wrong.
+type Parser<'p> = &'p dyn Fn(&[u8]) -> Result<Status<ProxyHeader>, ProxyError>;
 
 /// Parses `input` whole, then as if it had arrived in pieces ending at `ends` (each prefix
 /// parsed anew, as the server does): every prefix must be `Partial` until one gives the whole
@@ -13,6 +16,10 @@ use crate::http::invariants::check_prefixes;
 /// version's bound and give the same answer alone; a version 1 line must mean what std's
 /// address parsers read in it.
 pub fn check_splits(input: &[u8], ends: &[usize]) -> Result<(), String> {
+    check_splits_of(&parse, input, ends)
+}
+
+fn check_splits_of(parse: Parser, input: &[u8], ends: &[usize]) -> Result<(), String> {
     let (whole, _) = check_prefixes(parse, |header| header.len, input, ends)?;
     let Ok(Status::Complete(header)) = whole else {
         return Ok(());
@@ -91,4 +98,111 @@ fn check_v1_meaning(line: &[u8], addresses: Option<Addresses>) -> Result<(), Str
         return Err(format!("{shown:?} is not the canonical {canonical:?}"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &[u8] = b"PROXY TCP4 192.0.2.1 10.0.0.2 50000 8080\r\n";
+
+    /// A parser that answers `header` for any input but an empty one.
+    fn always(header: ProxyHeader) -> impl Fn(&[u8]) -> Result<Status<ProxyHeader>, ProxyError> {
+        move |input: &[u8]| match input {
+            [] => Ok(Status::Partial),
+            _ => Ok(Status::Complete(header)),
+        }
+    }
+
+    /// `input`'s own addresses, as `parse` reads them.
+    fn addresses_of(input: &[u8]) -> Option<Addresses> {
+        match parse(input) {
+            Ok(Status::Complete(header)) => header.addresses,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_check_catches_a_parser_made_wrong() {
+        let every: Vec<usize> = (0..=LINE.len()).collect();
+        assert_eq!(check_splits_of(&parse, LINE, &every), Ok(()));
+        let addresses = addresses_of(LINE);
+        let right = |len| ProxyHeader { len, addresses };
+        assert_eq!(
+            check_splits_of(&always(right(LINE.len())), LINE, &[]),
+            Ok(())
+        );
+
+        // A header longer than its input, within the bound; or longer than the bound.
+        let longer = [LINE, b"GET"].concat();
+        let past_input = always(right(LINE.len() + 1));
+        assert!(check_splits_of(&past_input, LINE, &[]).is_err());
+        let past_bound = always(right(V1_MAX + 1));
+        assert!(check_splits_of(&past_bound, &[&longer[..], &[b' '; 100]].concat(), &[]).is_err());
+        // Complete only with a byte after the header.
+        let needs_more = |input: &[u8]| match input.len() {
+            n if n > LINE.len() => Ok(Status::Complete(right(LINE.len()))),
+            _ => Ok(Status::Partial),
+        };
+        assert!(check_splits_of(&needs_more, &longer, &[]).is_err());
+
+        // Addresses other than the line's: swapped, or none.
+        let swapped = addresses.map(|a| Addresses {
+            source: a.destination,
+            destination: a.source,
+        });
+        let swapping = always(ProxyHeader {
+            len: LINE.len(),
+            addresses: swapped,
+        });
+        assert!(check_splits_of(&swapping, LINE, &[]).is_err());
+        let none = always(ProxyHeader {
+            len: LINE.len(),
+            addresses: None,
+        });
+        assert!(check_splits_of(&none, LINE, &[]).is_err());
+
+        // Lines accepted that the grammar refuses, whatever the addresses given.
+        for line in [
+            &b"PROXY UNKNOWN a\rb\r\n"[..],
+            b"PROXY UNKNOWN a\nb\r\n",
+            b"PROXY TCP4 192.0.2.1 10.0.0.2 50000 8080\n\n",
+            b"PROXY TCP4 192.0.2.1 10.0.0.2 050000 8080\r\n",
+            b"PROXY TCP4 192.0.2.1 10.0.0.2 +5 8080\r\n",
+            b"PROXY TCP4 192.0.2.01 10.0.0.2 50000 8080\r\n",
+            b"PROXY TCP4 192.0.2.1 10.0.0.2 50000\r\n",
+            b"PROXY TCP5 192.0.2.1 10.0.0.2 50000 8080\r\n",
+            b"PROXY TCP6 192.0.2.1 10.0.0.2 50000 8080\r\n",
+            b"PROXY TCP4 192.0.2.1 10.0.0.2 50000 \xff\r\n",
+        ] {
+            for addresses in [None, addresses] {
+                let accepting = always(ProxyHeader {
+                    len: line.len(),
+                    addresses,
+                });
+                let shown = String::from_utf8_lossy(line);
+                assert!(check_splits_of(&accepting, line, &[]).is_err(), "{shown:?}");
+            }
+        }
+        // An UNKNOWN line gives no addresses, and a TCP6 line may take any spelling.
+        for (line, addresses) in [
+            (&b"PROXY UNKNOWN a b\r\n"[..], None),
+            (
+                b"PROXY TCP6 ::1 0::1 0 1\r\n",
+                addresses_of(b"PROXY TCP6 ::1 ::1 0 1\r\n"),
+            ),
+        ] {
+            let accepting = always(ProxyHeader {
+                len: line.len(),
+                addresses,
+            });
+            assert_eq!(check_splits_of(&accepting, line, &[]), Ok(()));
+        }
+        let unknown = b"PROXY UNKNOWN a b\r\n";
+        let with_addresses = always(ProxyHeader {
+            len: unknown.len(),
+            addresses,
+        });
+        assert!(check_splits_of(&with_addresses, unknown, &[]).is_err());
+    }
 }

@@ -1,9 +1,10 @@
 //! Arrows one way: no module of `src/` may depend, directly or through others, on a module that
 //! depends on it. A module depends on another when its code names it (`use crate::http::head`,
 //! `super::Status`, `crate::sys::read(...)`); declaring a child (`mod conn;`) is not a
-//! dependency, so a parent may use its children, and a child its siblings, but a child that
-//! reaches up into its parent's items while the parent uses the child makes a cycle. Unit tests
-//! (`mod tests`, `tests.rs`) are left out: they may look anywhere.
+//! dependency, nor is re-exporting a child's items (`pub use socket::read`: the parent's facade),
+//! so a parent may use its children, and a child its siblings, but a child that reaches up into
+//! its parent's items while the parent's code uses the child makes a cycle. Unit tests (`mod
+//! tests`, `tests.rs`) are left out: they may look anywhere.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -127,7 +128,15 @@ fn named_paths(code: &str, children: &[String]) -> Vec<String> {
         let root = roots
             .iter()
             .find(|root| tree_start.starts_with(&format!("{root}::")));
-        if before_ok && let Some(root) = root {
+        // `pub use child::Item` is the module's facade, not a use of the child by its code.
+        let before = text[..at].trim_end();
+        let reexport = ["pub", "pub(crate)", "pub(super)"]
+            .iter()
+            .any(|visibility| before.ends_with(visibility));
+        if before_ok && reexport && root.is_some() {
+            rest.push_str(&text[..at]);
+            text = &text[end..];
+        } else if before_ok && let Some(root) = root {
             rest.push_str(&text[..at]);
             if children.contains(root) {
                 expand("self", tree, &mut paths);
@@ -283,6 +292,14 @@ fn the_checker_reads_use_trees_and_finds_a_cycle() {
         "use super::state::{Lifecycle, ServerState};\nuse worker::Worker;\n\
          fn f() { crate::sys::read(x); let y = super::Lifecycle::Serving; conn::Next::Wait; }\n",
         &["worker".to_string(), "conn".to_string()],
+    );
+    assert!(
+        named_paths(
+            "pub use socket::{read, write};\npub(crate) use self::x::Y;\n",
+            &["socket".to_string(), "x".to_string()]
+        )
+        .is_empty(),
+        "a re-export is not a use"
     );
     assert_eq!(
         named,

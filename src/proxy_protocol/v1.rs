@@ -15,7 +15,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::{Addresses, NotParsed, ProxyError, ProxyHeader, Reader, V1_MAX};
+use super::header::{Addresses, NotParsed, ProxyError, ProxyHeader, Reader, V1_MAX};
 
 /// A version 1 line (§2.1).
 pub(super) fn read(buf: &[u8]) -> Result<ProxyHeader, NotParsed> {

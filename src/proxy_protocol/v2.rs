@@ -21,7 +21,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::{Addresses, NotParsed, ProxyError, ProxyHeader, Reader, V2_MAX, V2_SIGNATURE};
+use super::header::{Addresses, NotParsed, ProxyError, ProxyHeader, Reader, V2_MAX, V2_SIGNATURE};
 
 /// The length of version 2's fixed part: signature, ver_cmd, fam, len.
 const V2_FIXED: usize = 16;

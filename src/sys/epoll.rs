@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use super::check;
+use super::errno::check;
 
 /// What a file descriptor is watched for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

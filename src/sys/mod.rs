@@ -4,6 +4,7 @@
 //! libc, and no libc type or constant leaves this folder: callers see `Interest`, `Event`,
 //! `Signal` and `io::Error`.
 //!
+//! - `errno`: every call's result: `errno` read on failure, EINTR retried.
 //! - `socket`: accept, read, write; the listener's backlog, the buffer sizes (tests).
 //! - `epoll`: `Epoll`, `Interest`, `Event`, `Events`.
 //! - `signal`: `Signal`, `Signals` (block, wait).
@@ -11,9 +12,8 @@
 //!   CPU time, the resident memory (/proc/self).
 #![allow(unsafe_code)]
 
-use std::io;
-
 mod epoll;
+mod errno;
 mod process;
 mod signal;
 mod socket;
@@ -27,34 +27,6 @@ pub use signal::{Signal, Signals};
 pub use socket::{accept, is_out_of_resources, read, set_listen_backlog, write};
 #[cfg(test)]
 pub use socket::{set_receive_buffer, set_send_buffer};
-
-/// Turns a libc return value into a `Result`, reading `errno` on failure.
-fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
-
-/// Makes a system call through `call` (a `libc::syscall`: a count, or -1 with `errno` set)
-/// until a signal does not interrupt it (EINTR), so callers see only real outcomes. Inlined
-/// always: `read` and `write` are on the path of every request.
-#[inline(always)]
-fn retry_interrupted(mut call: impl FnMut() -> libc::c_long) -> io::Result<usize> {
-    loop {
-        let ret = call();
-        let result = if ret < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(ret as usize)
-        };
-        match result {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            result => return result,
-        }
-    }
-}
 
 /// What the tests of more than one file here share.
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
-use super::check;
+use super::errno::check;
 
 /// The host's name as the kernel reports it now (the UTS name of our namespace).
 pub fn hostname() -> io::Result<Vec<u8>> {

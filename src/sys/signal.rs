@@ -5,7 +5,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
-use super::check;
+use super::errno::check;
 
 /// The signals `whod` acts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::net::{
 };
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use super::{check, retry_interrupted};
+use super::errno::{check, retry_interrupted};
 
 /// True for the errors that say the process or the system is out of descriptors or memory:
 /// accepting again at once would fail the same way.

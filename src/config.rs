@@ -630,7 +630,8 @@ pub fn help() -> String {
          or once stopping); /echo (the request as received, text or ?format=json);\n\
          /status/NNN; /metrics (with --metrics). ?delay=250ms holds /who, /echo, /status.\n\
          Signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT stop (after --shutdown-delay); SIGUSR1\n\
-         makes /healthz answer 503, SIGUSR2 200 again.\n\n\
+         makes /healthz answer 503, SIGUSR2 200 again; SIGTTIN makes every other route fail\n\
+         (--sick), SIGTTOU well again.\n\n\
          Flags (a flag overrides its environment variable, which is then not read; an empty\n\
          variable counts as unset; keywords such as auto, off, combined take any case):\n",
         env!("CARGO_PKG_VERSION")

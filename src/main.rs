@@ -72,7 +72,7 @@ fn serve(config: &Config) -> ExitCode {
     let stop = loop {
         match signals.wait(None) {
             Ok(Some(signal)) if signal.is_stop() => break signal,
-            Ok(Some(signal)) => set_ready(&running, signal),
+            Ok(Some(signal)) => switch(&running, signal),
             Ok(None) => {}
             Err(error) => return fail(format_args!("cannot wait for signals: {error}")),
         }
@@ -93,7 +93,7 @@ fn serve(config: &Config) -> ExitCode {
             match signals.wait(Some(left)) {
                 Ok(None) => break,
                 Ok(Some(signal)) if signal.is_stop() => break,
-                Ok(Some(signal)) => set_ready(&running, signal),
+                Ok(Some(signal)) => switch(&running, signal),
                 Err(error) => return fail(format_args!("cannot wait for signals: {error}")),
             }
         }
@@ -109,19 +109,30 @@ fn serve(config: &Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// SIGUSR1 makes the replica unready on purpose (`/healthz` answers 503), SIGUSR2 ready again.
-fn set_ready(running: &Running, signal: Signal) {
-    let ready = signal == Signal::Usr2;
-    running.set_ready(ready);
-    eprintln!(
-        "whod: {} received: /healthz answers {}",
-        signal.name(),
-        if ready {
-            "200 again"
-        } else {
-            "503 until SIGUSR2"
+/// The switches signals flip: SIGUSR1 makes the replica unready on purpose (`/healthz`
+/// answers 503), SIGUSR2 ready again; SIGTTIN makes it sick (every other route fails with
+/// `--fail-status`), SIGTTOU well again.
+fn switch(running: &Running, signal: Signal) {
+    let what = match signal {
+        Signal::Usr1 => {
+            running.set_ready(false);
+            "/healthz answers 503 until SIGUSR2"
         }
-    );
+        Signal::Usr2 => {
+            running.set_ready(true);
+            "/healthz answers 200 again"
+        }
+        Signal::Ttin => {
+            running.set_sick(true);
+            "sick: every route but /healthz and /metrics fails until SIGTTOU"
+        }
+        Signal::Ttou => {
+            running.set_sick(false);
+            "well again"
+        }
+        Signal::Term | Signal::Int | Signal::Hup | Signal::Quit => return,
+    };
+    eprintln!("whod: {} received: {what}", signal.name());
 }
 
 fn fail(message: std::fmt::Arguments) -> ExitCode {

@@ -331,3 +331,43 @@ fn a_client_that_does_not_read_a_stream_holds_at_most_the_output_limit() {
         assert!(line.starts_with(&format!("seq={seq} ")), "{line}");
     }
 }
+
+#[test]
+fn sigttin_makes_the_replica_sick_and_sigttou_well_again() {
+    let whod = Whod::start(&["--fail-status", "502"]);
+    let mut client = whod.connect();
+    assert_eq!(client.exchange(&get("/who")).status, 200);
+    whod.signal("TTIN");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while client.exchange(&get("/who")).status != 502 {
+        assert!(Instant::now() < deadline, "SIGTTIN not seen");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sick = client.exchange(&get("/echo"));
+    assert_eq!(
+        (sick.status, sick.text().as_str()),
+        (
+            502,
+            "sick on purpose (--sick or SIGTTIN; SIGTTOU makes it well)"
+        )
+    );
+    // A balancer's probe still passes: only the traffic fails (outlier detection).
+    assert_eq!(client.exchange(&get("/healthz")).status, 200);
+    assert!(whod.said("SIGTTIN received: sick"), "{}", whod.stderr());
+    whod.signal("TTOU");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while client.exchange(&get("/who")).status != 200 {
+        assert!(Instant::now() < deadline, "SIGTTOU not seen");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        whod.said("SIGTTOU received: well again"),
+        "{}",
+        whod.stderr()
+    );
+
+    // --sick: sick from the start.
+    let whod = Whod::start(&["--sick"]);
+    assert_eq!(whod.connect().exchange(&get("/who")).status, 503);
+    assert_eq!(whod.connect().exchange(&get("/healthz")).status, 200);
+}

@@ -18,16 +18,23 @@ pub enum Signal {
     Quit,
     Usr1,
     Usr2,
+    /// `--sick` on: every route but `/healthz` and `/metrics` fails on purpose. (Job control's
+    /// pair, unused by a server with no terminal: `docker kill -s TTIN`.)
+    Ttin,
+    /// `--sick` off.
+    Ttou,
 }
 
 impl Signal {
-    const ALL: [Signal; 6] = [
+    const ALL: [Signal; 8] = [
         Signal::Term,
         Signal::Int,
         Signal::Hup,
         Signal::Quit,
         Signal::Usr1,
         Signal::Usr2,
+        Signal::Ttin,
+        Signal::Ttou,
     ];
 
     fn number(self) -> libc::c_int {
@@ -38,6 +45,8 @@ impl Signal {
             Signal::Quit => libc::SIGQUIT,
             Signal::Usr1 => libc::SIGUSR1,
             Signal::Usr2 => libc::SIGUSR2,
+            Signal::Ttin => libc::SIGTTIN,
+            Signal::Ttou => libc::SIGTTOU,
         }
     }
 
@@ -49,18 +58,23 @@ impl Signal {
             Signal::Quit => "SIGQUIT",
             Signal::Usr1 => "SIGUSR1",
             Signal::Usr2 => "SIGUSR2",
+            Signal::Ttin => "SIGTTIN",
+            Signal::Ttou => "SIGTTOU",
         }
     }
 
     /// SIGTERM, SIGINT, SIGHUP and SIGQUIT all stop `whod` the same graceful way: left at
     /// their default action, the last two would kill it on the spot, answers in flight lost.
     pub fn is_stop(self) -> bool {
-        !matches!(self, Signal::Usr1 | Signal::Usr2)
+        matches!(
+            self,
+            Signal::Term | Signal::Int | Signal::Hup | Signal::Quit
+        )
     }
 }
 
-/// SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2, blocked so that only `wait` receives
-/// them.
+/// The signals `whod` acts on, blocked so that only `wait` receives them (SIGTTIN and SIGTTOU
+/// would otherwise stop the process, as for a background job).
 pub struct Signals {
     set: libc::sigset_t,
 }
@@ -146,10 +160,11 @@ mod tests {
         assert_eq!(
             names,
             [
-                "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"
+                "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGTTIN",
+                "SIGTTOU"
             ]
         );
         let stops = Signal::ALL.map(Signal::is_stop);
-        assert_eq!(stops, [true, true, true, true, false, false]);
+        assert_eq!(stops, [true, true, true, true, false, false, false, false]);
     }
 }

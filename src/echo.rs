@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use crate::http::head::{Field, Head};
 use crate::http::query;
 use crate::http::response;
+use crate::proxy_protocol::tlvs::{Ssl, Tlvs};
 
 /// What a hidden field's value shows instead.
 pub const HIDDEN: &[u8] = b"[hidden]";
@@ -66,6 +67,9 @@ pub struct Echo<'a> {
     pub proxy: Option<SocketAddr>,
     /// The connection's address on `whod`'s side.
     pub local: SocketAddr,
+    /// What the PROXY protocol v2 header's TLVs said of the client's connection to the proxy
+    /// (ALPN, SNI, TLS), when there were any.
+    pub tlvs: Option<Tlvs<'a>>,
     /// The head as received: `http::head::read(&buf[..request.head_len])`.
     pub head: Head<'a>,
     /// Names of the fields whose values are shown as `[hidden]` (`--echo-hide`); compared
@@ -110,6 +114,33 @@ pub(crate) fn push_escaped(out: &mut Vec<u8>, bytes: &[u8], keep: fn(u8) -> bool
         plain_from = i + 1;
     }
     out.extend_from_slice(&bytes[plain_from..]);
+}
+
+/// Appends a logfmt value: bare when it is visible ASCII without `"`, `=` or `\`; else quoted,
+/// with `"` and any byte but printable ASCII written `\xHH` and `\` as `\\` (as the text echo
+/// does), so no byte can end the line. (`/stream`'s events use it too.)
+pub(crate) fn push_logfmt_value(out: &mut Vec<u8>, value: &[u8]) {
+    let bare = !value.is_empty()
+        && value
+            .iter()
+            .all(|&b| b.is_ascii_graphic() && !matches!(b, b'"' | b'=' | b'\\'));
+    if bare {
+        out.extend_from_slice(value);
+    } else {
+        out.push(b'"');
+        push_escaped(out, value, |b| (0x20..0x7f).contains(&b) && b != b'"');
+        out.push(b'"');
+    }
+}
+
+/// Appends bytes as lower-case hex: an opaque id.
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    for &b in bytes {
+        out.extend_from_slice(&[
+            HEX[usize::from(b >> 4)].to_ascii_lowercase(),
+            HEX[usize::from(b & 15)].to_ascii_lowercase(),
+        ]);
+    }
 }
 
 /// The character set `push_json` reads the bytes it writes in.
@@ -183,6 +214,100 @@ fn push_json_address(out: &mut Vec<u8>, address: SocketAddr) {
     out.push(b'}');
 }
 
+/// The TLVs as text lines, each there only when its TLV was: `alpn:`, `authority:` (the SNI),
+/// `ssl:` (logfmt: version, cipher, algorithms, the client certificate), `unique-id:` (hex).
+fn write_tlvs_text(tlvs: &Tlvs<'_>, out: &mut Vec<u8>) {
+    for (label, value) in [(&b"alpn"[..], tlvs.alpn), (b"authority", tlvs.authority)] {
+        if let Some(value) = value {
+            out.push(b'\n');
+            out.extend_from_slice(label);
+            out.extend_from_slice(b": ");
+            push_text(out, value);
+        }
+    }
+    if let Some(ssl) = &tlvs.ssl {
+        out.extend_from_slice(b"\nssl:");
+        let fields = [
+            (&b"version"[..], ssl.version),
+            (b"cipher", ssl.cipher),
+            (b"sig-alg", ssl.sig_alg),
+            (b"key-alg", ssl.key_alg),
+            (b"cn", ssl.cn),
+        ];
+        for (key, value) in fields {
+            if let Some(value) = value {
+                out.push(b' ');
+                out.extend_from_slice(key);
+                out.push(b'=');
+                push_logfmt_value(out, value);
+            }
+        }
+        out.extend_from_slice(b" client-cert=");
+        out.extend_from_slice(client_certificate(ssl).as_bytes());
+        if ssl.client_certificate() && !ssl.verified() {
+            out.extend_from_slice(b" verify=");
+            push_display(out, ssl.verify);
+        }
+    }
+    if let Some(id) = tlvs.unique_id {
+        out.extend_from_slice(b"\nunique-id: ");
+        push_hex(out, id);
+    }
+}
+
+/// `none`, `verified` or `unverified`.
+fn client_certificate(ssl: &Ssl<'_>) -> &'static str {
+    match (ssl.client_certificate(), ssl.verified()) {
+        (false, _) => "none",
+        (true, true) => "verified",
+        (true, false) => "unverified",
+    }
+}
+
+/// The TLVs as one JSON object, every key present: `alpn`, `authority`, `unique_id` (hex),
+/// `ssl` (or `null`).
+fn write_tlvs_json(tlvs: &Tlvs<'_>, out: &mut Vec<u8>) {
+    let string = |out: &mut Vec<u8>, value: Option<&[u8]>| match value {
+        Some(value) => push_json(out, value, Charset::of(value)),
+        None => out.extend_from_slice(b"null"),
+    };
+    out.extend_from_slice(b"{\"alpn\": ");
+    string(out, tlvs.alpn);
+    out.extend_from_slice(b", \"authority\": ");
+    string(out, tlvs.authority);
+    out.extend_from_slice(b", \"unique_id\": ");
+    match tlvs.unique_id {
+        Some(id) => {
+            out.push(b'"');
+            push_hex(out, id);
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b", \"ssl\": ");
+    match &tlvs.ssl {
+        Some(ssl) => {
+            for (key, value) in [
+                (&b"{\"version\": "[..], ssl.version),
+                (b", \"cipher\": ", ssl.cipher),
+                (b", \"sig_alg\": ", ssl.sig_alg),
+                (b", \"key_alg\": ", ssl.key_alg),
+                (b", \"cn\": ", ssl.cn),
+            ] {
+                out.extend_from_slice(key);
+                string(out, value);
+            }
+            out.extend_from_slice(b", \"client_certificate\": \"");
+            out.extend_from_slice(client_certificate(ssl).as_bytes());
+            out.extend_from_slice(b"\", \"verify\": ");
+            push_display(out, ssl.verify);
+            out.push(b'}');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
+}
+
 impl Echo<'_> {
     /// The value to show for `field`: its own, or `[hidden]`.
     fn shown_value<'b>(&self, field: &Field<'b>) -> &'b [u8] {
@@ -221,6 +346,9 @@ impl Echo<'_> {
             out.extend_from_slice(b"\nproxy: ");
             push_display(out, proxy);
         }
+        if let Some(tlvs) = &self.tlvs {
+            write_tlvs_text(tlvs, out);
+        }
         out.extend_from_slice(b"\nlocal: ");
         push_display(out, self.local);
         out.extend_from_slice(b"\n\n");
@@ -251,6 +379,11 @@ impl Echo<'_> {
         out.extend_from_slice(b",\n  \"proxy\": ");
         match self.proxy {
             Some(proxy) => push_json_address(out, proxy),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\n  \"tlvs\": ");
+        match &self.tlvs {
+            Some(tlvs) => write_tlvs_json(tlvs, out),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\n  \"local\": ");
@@ -342,6 +475,7 @@ mod tests {
             remote: "203.0.113.7:51234".parse().unwrap(),
             proxy: None,
             local: "172.17.0.2:8080".parse().unwrap(),
+            tlvs: None,
             head,
             hide,
         }
@@ -442,6 +576,7 @@ Authorization: [hidden]
   "version": "0.1.0",
   "remote": {"address": "203.0.113.7", "port": 51234},
   "proxy": {"address": "10.0.0.2", "port": 40122},
+  "tlvs": null,
   "local": {"address": "172.17.0.2", "port": 8080},
   "request": {"method": "GET", "target": "/echo?format=json", "version": "HTTP/1.1"},
   "fields": [
@@ -467,6 +602,65 @@ Authorization: [hidden]
     }
 
     #[test]
+    fn what_a_tls_terminating_proxy_said_in_both_forms() {
+        let tlvs = Tlvs {
+            alpn: Some(b"h2"),
+            authority: Some(b"who.example"),
+            unique_id: Some(b"\x01\x02\xa0\xff"),
+            ssl: Some(Ssl {
+                client: 0x07,
+                verify: 0,
+                version: Some(b"TLSv1.3"),
+                cn: Some(b"client one"),
+                cipher: Some(b"TLS_AES_256_GCM_SHA384"),
+                sig_alg: Some(b"RSA-SHA256"),
+                key_alg: Some(b"RSA2048"),
+            }),
+        };
+        let mut echo = echo(accepted(b"GET / HTTP/1.0\r\n\r\n"), &[]);
+        echo.proxy = Some("10.0.0.2:40122".parse().unwrap());
+        echo.tlvs = Some(tlvs);
+        let shown = text(&echo);
+        assert!(
+            shown.contains(
+                "\nproxy: 10.0.0.2:40122\nalpn: h2\nauthority: who.example\nssl: version=TLSv1.3 \
+                 cipher=TLS_AES_256_GCM_SHA384 sig-alg=RSA-SHA256 key-alg=RSA2048 cn=\"client one\" \
+                 client-cert=verified\nunique-id: 0102a0ff\nlocal: "
+            ),
+            "{shown}"
+        );
+        assert!(json(&echo).contains(
+            "\n  \"tlvs\": {\"alpn\": \"h2\", \"authority\": \"who.example\", \"unique_id\": \"0102a0ff\", \
+             \"ssl\": {\"version\": \"TLSv1.3\", \"cipher\": \"TLS_AES_256_GCM_SHA384\", \"sig_alg\": \"RSA-SHA256\", \
+             \"key_alg\": \"RSA2048\", \"cn\": \"client one\", \"client_certificate\": \"verified\", \"verify\": 0}},\n"
+        ));
+        // What was not sent shows as nothing, or null; an unverified certificate, its result.
+        echo.tlvs = Some(Tlvs {
+            authority: Some(b"a\nb"),
+            ssl: Some(Ssl {
+                client: 0x03,
+                verify: 21,
+                ..Ssl::default()
+            }),
+            ..Tlvs::default()
+        });
+        let shown = text(&echo);
+        assert!(
+            shown.contains("\nauthority: a\\x0Ab\nssl: client-cert=unverified verify=21\nlocal: "),
+            "{shown}"
+        );
+        assert!(json(&echo).contains(
+            "{\"alpn\": null, \"authority\": \"a\\nb\", \"unique_id\": null, \"ssl\": {\"version\": null, \
+             \"cipher\": null, \"sig_alg\": null, \"key_alg\": null, \"cn\": null, \
+             \"client_certificate\": \"unverified\", \"verify\": 21}}"
+        ));
+        echo.tlvs = Some(Tlvs::default());
+        assert!(json(&echo).contains(
+            "\"tlvs\": {\"alpn\": null, \"authority\": null, \"unique_id\": null, \"ssl\": null},"
+        ));
+    }
+
+    #[test]
     fn no_field_no_name_no_proxy_ipv6() {
         let mut echo = echo(accepted(b"\r\nOPTIONS * HTTP/1.0\r\n\r\n"), &[]);
         echo.remote = "[2001:db8::7]:51234".parse().unwrap();
@@ -483,6 +677,7 @@ Authorization: [hidden]
   "version": "0.1.0",
   "remote": {"address": "2001:db8::7", "port": 51234},
   "proxy": null,
+  "tlvs": null,
   "local": {"address": "::1", "port": 8080},
   "request": {"method": "OPTIONS", "target": "*", "version": "HTTP/1.0"},
   "fields": [],

@@ -6,7 +6,7 @@
 //! `EventSource` reads), the same line as the event's `data:`, with its number as `id:`. A
 //! download is the 64-byte `LINE` over and over, so that a client can check every byte it got.
 
-use crate::echo::push_escaped;
+use crate::echo::push_logfmt_value as push_value;
 use crate::http::response;
 
 /// How a stream's events are written.
@@ -39,23 +39,6 @@ pub struct Event<'a> {
     pub name: Option<&'a str>,
     /// `2026-12-05T17:11:39.123Z`
     pub time: &'a [u8; 24],
-}
-
-/// Appends a logfmt value: bare when it is visible ASCII without `"`, `=` or `\`; else quoted,
-/// with `"` and any byte but printable ASCII written `\xHH` and `\` as `\\` (as `/echo`'s
-/// text does), so no byte can end the line.
-fn push_value(out: &mut Vec<u8>, value: &[u8]) {
-    let bare = !value.is_empty()
-        && value
-            .iter()
-            .all(|&b| b.is_ascii_graphic() && !matches!(b, b'"' | b'=' | b'\\'));
-    if bare {
-        out.extend_from_slice(value);
-    } else {
-        out.push(b'"');
-        push_escaped(out, value, |b| (0x20..0x7f).contains(&b) && b != b'"');
-        out.push(b'"');
-    }
 }
 
 /// Appends `event` in `format`.

@@ -477,3 +477,46 @@ fn a_bad_name_is_a_usage_error() {
         "{err}"
     );
 }
+
+#[test]
+fn echo_shows_what_a_tls_terminating_proxy_said_in_its_tlvs() {
+    // What HAProxy sends with `send-proxy-v2-ssl-cn` for a TLS 1.3 client, then the request.
+    let seed = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/seeds-proxy/v2-tcp4-ssl"
+    ))
+    .unwrap();
+    let header_and_request = &seed[1..];
+    let request_at = header_and_request.len() - b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n".len();
+    let header = &header_and_request[..request_at];
+    let whod = Whod::start(&["--proxy-protocol"]);
+    let mut client = whod.connect();
+    client.send(header);
+    let echo = client.exchange(b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(
+        echo.text()
+            .contains("\nremote: 192.0.2.1:50000\nproxy: 127.0.0.1:"),
+        "{}",
+        echo.text()
+    );
+    assert!(
+        echo.text().contains(
+            "\nalpn: h2\nauthority: who.example\nssl: version=TLSv1.3 cipher=TLS_AES_256_GCM_SHA384 \
+             sig-alg=RSA-SHA256 key-alg=RSA2048 cn=\"client one\" client-cert=verified\n\
+             unique-id: 01026964\nlocal: "
+        ),
+        "{}",
+        echo.text()
+    );
+    let json = client.exchange(b"GET /echo?format=json HTTP/1.1\r\nHost: a\r\n\r\n");
+    let shown = python(
+        "import json, sys\n\
+         t = json.load(sys.stdin)['tlvs']\n\
+         print(t['alpn'], t['authority'], t['unique_id'], t['ssl']['version'], t['ssl']['cn'], t['ssl']['client_certificate'])",
+        &json.body,
+    );
+    assert_eq!(
+        shown,
+        "h2 who.example 01026964 TLSv1.3 client one verified\n"
+    );
+}

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use std::net::SocketAddr;
 use whod::echo::{Echo, Format};
 use whod::http::{Status, head, request};
+use whod::proxy_protocol::tlvs;
 
 /// Host names, picked by the input's length: the kernel takes any bytes as one.
 const HOSTNAMES: [&[u8]; 4] = [
@@ -129,7 +130,22 @@ fuzz_target!(|data: &[u8]| {
     let proxy = (data.len().is_multiple_of(3)).then(|| "10.0.0.2:40122".parse().unwrap());
     let name = (data.len().is_multiple_of(2)).then_some("blue");
     let hostname = HOSTNAMES[data.len() % HOSTNAMES.len()];
-    let fixed_lines = 4 + usize::from(name.is_some()) + usize::from(proxy.is_some());
+    // The TLVs a PROXY v2 header may carry: read from the input itself, when it tiles as TLVs.
+    let tlvs = proxy
+        .and(tlvs::read(data))
+        .filter(|_| data.len().is_multiple_of(5));
+    let tlv_lines = tlvs.map_or(0, |t| {
+        [
+            t.alpn.is_some(),
+            t.authority.is_some(),
+            t.ssl.is_some(),
+            t.unique_id.is_some(),
+        ]
+        .iter()
+        .filter(|&&line| line)
+        .count()
+    });
+    let fixed_lines = 4 + usize::from(name.is_some()) + usize::from(proxy.is_some()) + tlv_lines;
 
     // Any bytes, accepted or not: valid JSON, and no line but the documented ones.
     let any = Echo {
@@ -139,6 +155,7 @@ fuzz_target!(|data: &[u8]| {
         remote,
         proxy,
         local,
+        tlvs,
         head: head::read(data),
         hide: &hide,
     };
@@ -164,9 +181,28 @@ fuzz_target!(|data: &[u8]| {
         serde_json::from_slice(&written(&echo, Format::Json)).expect("the JSON form parses");
     let keys: Vec<&str> = json.keys().map(String::as_str).collect();
     let expected_keys = [
-        "hostname", "name", "version", "remote", "proxy", "local", "request", "fields", "headers",
+        "hostname", "name", "version", "remote", "proxy", "tlvs", "local", "request", "fields",
+        "headers",
     ];
     assert_eq!(keys, expected_keys);
+    match tlvs {
+        None => assert_eq!(json["tlvs"], Value::Null),
+        Some(tlvs) => {
+            let shown = json["tlvs"].as_object().unwrap();
+            let keys: Vec<&str> = shown.keys().map(String::as_str).collect();
+            assert_eq!(keys, ["alpn", "authority", "unique_id", "ssl"]);
+            assert_eq!(shown["alpn"].is_null(), tlvs.alpn.is_none());
+            assert_eq!(shown["authority"].is_null(), tlvs.authority.is_none());
+            if let Some(id) = tlvs.unique_id {
+                let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(shown["unique_id"], hex);
+            }
+            match tlvs.ssl {
+                None => assert_eq!(shown["ssl"], Value::Null),
+                Some(ssl) => assert_eq!(shown["ssl"]["verify"], ssl.verify),
+            }
+        }
+    }
     assert_eq!(json["hostname"], as_written(hostname));
     assert_eq!(json["name"], name.map_or(Value::Null, Value::from));
     assert_eq!(json["version"], "0.1.0");

@@ -22,13 +22,16 @@ pub const V2_MAX: usize = 4096;
 
 /// A complete, valid PROXY protocol header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProxyHeader {
+pub struct ProxyHeader<'b> {
     /// How many bytes the header took at the start of the buffer: the HTTP request starts
     /// right after them.
     pub len: usize,
     /// The connection as the proxy received it: `None` for v1 UNKNOWN and v2 LOCAL, UNSPEC,
     /// UDP and UNIX, where the connection's own addresses stand.
     pub addresses: Option<Addresses>,
+    /// Version 2 with addresses: the TLVs after them, as sent (`tlvs::read` says what they
+    /// hold); empty otherwise.
+    pub tlvs: &'b [u8],
 }
 
 /// The two ends of the client's connection to the proxy.
@@ -70,6 +73,9 @@ pub enum ProxyError {
     V2AddressesTooShort { len: u16, needed: u16 },
     /// Version 2: a TLV runs past the end of the header, which is this long.
     V2Tlv { header_len: usize },
+    /// Version 2: the SSL TLV at this offset is too short for its fields, or its sub-TLVs run
+    /// past its end.
+    V2SslTlv { offset: usize },
 }
 
 /// A byte as a log reader wants it: `'x'` when visible ASCII, else `0x0d`.
@@ -124,6 +130,11 @@ impl fmt::Display for ProxyError {
             ProxyError::V2Tlv { header_len } => write!(
                 f,
                 "PROXY v2: a TLV runs past the end of the {header_len}-byte header"
+            ),
+            ProxyError::V2SslTlv { offset } => write!(
+                f,
+                "PROXY v2: the SSL TLV at offset {offset} is too short for its fields, or a \
+                 sub-TLV runs past its end"
             ),
         }
     }

@@ -8,7 +8,7 @@ use crate::http::Status;
 use crate::http::invariants::check_prefixes;
 
 /// A PROXY header parser: `parse`, or in the tests one made wrong.
-type Parser<'p> = &'p dyn Fn(&[u8]) -> Result<Status<ProxyHeader>, ProxyError>;
+type Parser<'p> = &'p dyn Fn(&[u8]) -> Result<Status<ProxyHeader<'_>>, ProxyError>;
 
 /// Parses `input` whole, then as if it had arrived in pieces ending at `ends` (each prefix
 /// parsed anew, as the server does): every prefix must be `Partial` until one gives the whole
@@ -107,7 +107,9 @@ mod tests {
     const LINE: &[u8] = b"PROXY TCP4 192.0.2.1 10.0.0.2 50000 8080\r\n";
 
     /// A parser that answers `header` for any input but an empty one.
-    fn always(header: ProxyHeader) -> impl Fn(&[u8]) -> Result<Status<ProxyHeader>, ProxyError> {
+    fn always(
+        header: ProxyHeader<'static>,
+    ) -> impl Fn(&[u8]) -> Result<Status<ProxyHeader<'_>>, ProxyError> {
         move |input: &[u8]| match input {
             [] => Ok(Status::Partial),
             _ => Ok(Status::Complete(header)),
@@ -127,7 +129,11 @@ mod tests {
         let every: Vec<usize> = (0..=LINE.len()).collect();
         assert_eq!(check_splits_of(&parse, LINE, &every), Ok(()));
         let addresses = addresses_of(LINE);
-        let right = |len| ProxyHeader { len, addresses };
+        let right = |len| ProxyHeader {
+            len,
+            addresses,
+            tlvs: &[],
+        };
         assert_eq!(
             check_splits_of(&always(right(LINE.len())), LINE, &[]),
             Ok(())
@@ -140,10 +146,16 @@ mod tests {
         let past_bound = always(right(V1_MAX + 1));
         assert!(check_splits_of(&past_bound, &[&longer[..], &[b' '; 100]].concat(), &[]).is_err());
         // Complete only with a byte after the header.
-        let needs_more = |input: &[u8]| match input.len() {
-            n if n > LINE.len() => Ok(Status::Complete(right(LINE.len()))),
-            _ => Ok(Status::Partial),
-        };
+        fn needs_more(input: &[u8]) -> Result<Status<ProxyHeader<'_>>, ProxyError> {
+            match input.len() {
+                n if n > LINE.len() => Ok(Status::Complete(ProxyHeader {
+                    len: LINE.len(),
+                    addresses: addresses_of(LINE),
+                    tlvs: &[],
+                })),
+                _ => Ok(Status::Partial),
+            }
+        }
         assert!(check_splits_of(&needs_more, &longer, &[]).is_err());
 
         // Addresses other than the line's: swapped, or none.
@@ -154,11 +166,13 @@ mod tests {
         let swapping = always(ProxyHeader {
             len: LINE.len(),
             addresses: swapped,
+            tlvs: &[],
         });
         assert!(check_splits_of(&swapping, LINE, &[]).is_err());
         let none = always(ProxyHeader {
             len: LINE.len(),
             addresses: None,
+            tlvs: &[],
         });
         assert!(check_splits_of(&none, LINE, &[]).is_err());
 
@@ -179,6 +193,7 @@ mod tests {
                 let accepting = always(ProxyHeader {
                     len: line.len(),
                     addresses,
+                    tlvs: &[],
                 });
                 let shown = String::from_utf8_lossy(line);
                 assert!(check_splits_of(&accepting, line, &[]).is_err(), "{shown:?}");
@@ -195,6 +210,7 @@ mod tests {
             let accepting = always(ProxyHeader {
                 len: line.len(),
                 addresses,
+                tlvs: &[],
             });
             assert_eq!(check_splits_of(&accepting, line, &[]), Ok(()));
         }
@@ -202,6 +218,7 @@ mod tests {
         let with_addresses = always(ProxyHeader {
             len: unknown.len(),
             addresses,
+            tlvs: &[],
         });
         assert!(check_splits_of(&with_addresses, unknown, &[]).is_err());
     }

@@ -13,11 +13,13 @@
 //! - `header`: what both versions share: the limits, the header, its errors, the reader.
 //! - `v1`: the text line (§2.1), its grammar beside the code.
 //! - `v2`: the binary header (§2.2), its layout beside the code.
+//! - `tlvs`: what a version 2 header's TLVs say (ALPN, SNI, TLS version, cipher, CN...).
 //! - `invariants`: what every parse must satisfy (the unit tests and the fuzz target).
 
 use crate::http::Status;
 
 mod header;
+pub mod tlvs;
 mod v1;
 mod v2;
 
@@ -27,7 +29,7 @@ use header::NotParsed;
 pub use header::{Addresses, ProxyError, ProxyHeader, V1_MAX, V2_MAX, V2_SIGNATURE};
 
 /// Parses the PROXY protocol header at the start of `buf`.
-pub fn parse(buf: &[u8]) -> Result<Status<ProxyHeader>, ProxyError> {
+pub fn parse(buf: &[u8]) -> Result<Status<ProxyHeader<'_>>, ProxyError> {
     // "PROXY" starts version 1, "\r\n\r\n\0..." version 2; nothing else can begin a header.
     let header = match buf.first() {
         None => return Ok(Status::Partial),
@@ -59,7 +61,7 @@ mod tests {
         )
     }
 
-    pub(super) fn complete(input: &[u8]) -> ProxyHeader {
+    pub(super) fn complete(input: &[u8]) -> ProxyHeader<'_> {
         check_every_split(input);
         match parse(input) {
             Ok(Status::Complete(header)) => header,

@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use super::header::{Addresses, NotParsed, ProxyError, ProxyHeader, Reader, V1_MAX};
 
 /// A version 1 line (§2.1).
-pub(super) fn read(buf: &[u8]) -> Result<ProxyHeader, NotParsed> {
+pub(super) fn read(buf: &[u8]) -> Result<ProxyHeader<'_>, NotParsed> {
     // "If the CRLF sequence is not found in the first 107 characters, the receiver should
     // declare the line invalid."
     let mut r = Reader {
@@ -89,6 +89,7 @@ pub(super) fn read(buf: &[u8]) -> Result<ProxyHeader, NotParsed> {
     Ok(ProxyHeader {
         len: r.at,
         addresses,
+        tlvs: &[],
     })
 }
 
@@ -275,7 +276,8 @@ mod tests {
             complete(b"PROXY UNKNOWN\r\n"),
             ProxyHeader {
                 len: 15,
-                addresses: None
+                addresses: None,
+                tlvs: &[]
             }
         );
         let worst = format!("PROXY UNKNOWN {full} {full} 65535 65535\r\n");
@@ -284,7 +286,8 @@ mod tests {
             complete(worst.as_bytes()),
             ProxyHeader {
                 len: 107,
-                addresses: None
+                addresses: None,
+                tlvs: &[]
             }
         );
         // One byte more, and the CRLF is past the 107th byte: refused without waiting for it.

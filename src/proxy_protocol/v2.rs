@@ -21,13 +21,15 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use super::tlvs;
+
 use super::header::{Addresses, NotParsed, ProxyError, ProxyHeader, Reader, V2_MAX, V2_SIGNATURE};
 
 /// The length of version 2's fixed part: signature, ver_cmd, fam, len.
 const V2_FIXED: usize = 16;
 
 /// A version 2 header (§2.2).
-pub(super) fn read(buf: &[u8]) -> Result<ProxyHeader, NotParsed> {
+pub(super) fn read(buf: &[u8]) -> Result<ProxyHeader<'_>, NotParsed> {
     // The fixed part is read first; the limit moves once its length is known.
     let mut r = Reader {
         buf,
@@ -70,6 +72,7 @@ pub(super) fn read(buf: &[u8]) -> Result<ProxyHeader, NotParsed> {
             return Ok(ProxyHeader {
                 len: header_len,
                 addresses: None,
+                tlvs: &[],
             });
         }
     };
@@ -97,15 +100,22 @@ pub(super) fn read(buf: &[u8]) -> Result<ProxyHeader, NotParsed> {
         }
     };
     // The TLVs tile the rest: type (1), length (2), value. A TLV header or value past the end
-    // of the header fails with V2Tlv as soon as its length is known.
+    // of the header fails with V2Tlv as soon as its length is known; an SSL TLV whose own
+    // fields do not fit it, once its value is all there.
+    let tlvs_start = r.at;
     while r.at < header_len {
-        r.next()?;
+        let offset = r.at;
+        let kind = r.next()?;
         let value_len = u16::from_be_bytes([r.next()?, r.next()?]);
-        r.take(usize::from(value_len))?;
+        let value = r.take(usize::from(value_len))?;
+        if kind == tlvs::SSL && tlvs::read_ssl(value).is_none() {
+            return Err(ProxyError::V2SslTlv { offset }.into());
+        }
     }
     Ok(ProxyHeader {
         len: header_len,
         addresses: Some(addresses),
+        tlvs: &buf[tlvs_start..header_len],
     })
 }
 
@@ -125,6 +135,7 @@ mod tests {
             ProxyHeader {
                 len: 28,
                 addresses: addresses("192.0.2.1:50000", "10.0.0.2:8080"),
+                tlvs: &[],
             }
         );
         let header = v2_header(0x21, 0x21, &tcp6_block());
@@ -133,6 +144,7 @@ mod tests {
             ProxyHeader {
                 len: 52,
                 addresses: addresses("[2001:db8::1]:50000", "[fd00::2]:443"),
+                tlvs: &[],
             }
         );
     }
@@ -150,8 +162,10 @@ mod tests {
         ]
         .concat();
         let body = [&TCP4_BLOCK[..], &tlvs].concat();
-        let header = complete(&v2_header(0x21, 0x11, &body));
+        let input = v2_header(0x21, 0x11, &body);
+        let header = complete(&input);
         assert_eq!(header.len, 16 + 12 + tlvs.len());
+        assert_eq!(header.tlvs, &tlvs[..], "the TLVs, as sent");
         assert_eq!(
             header.addresses,
             addresses("192.0.2.1:50000", "10.0.0.2:8080")
@@ -173,20 +187,53 @@ mod tests {
     }
 
     #[test]
+    fn v2_ssl_tlvs_are_kept_as_sent_and_checked_whole() {
+        let tlvs = [
+            tlvs::tlv(0x01, b"h2"),
+            tlvs::ssl_tlv(0x07, 0, &[(0x21, b"TLSv1.3"), (0x22, b"client one")]),
+        ]
+        .concat();
+        let input = v2_header(0x21, 0x11, &[&TCP4_BLOCK[..], &tlvs].concat());
+        let header = complete(&input);
+        let read = tlvs::read(header.tlvs).unwrap();
+        assert_eq!(read.alpn, Some(&b"h2"[..]));
+        assert_eq!(read.ssl.unwrap().cn, Some(&b"client one"[..]));
+        // An SSL TLV whose sub-TLV runs past it: refused once the SSL TLV is all there, at
+        // its offset; before that, the header may still be right.
+        let bad = [
+            tlvs::tlv(0x01, b"h2"),
+            tlvs::tlv(0x20, &[0x01, 0, 0, 0, 0, 0x22, 0, 9, b'x']),
+        ]
+        .concat();
+        let input = v2_header(0x21, 0x11, &[&TCP4_BLOCK[..], &bad].concat());
+        assert_eq!(refused(&input), ProxyError::V2SslTlv { offset: 33 });
+        assert_eq!(
+            ProxyError::V2SslTlv { offset: 33 }.to_string(),
+            "PROXY v2: the SSL TLV at offset 33 is too short for its fields, or a sub-TLV runs \
+             past its end"
+        );
+        let short = tlvs::tlv(0x20, &[0x01, 0, 0]);
+        let input = v2_header(0x21, 0x11, &[&TCP4_BLOCK[..], &short].concat());
+        assert_eq!(refused(&input), ProxyError::V2SslTlv { offset: 28 });
+    }
+
+    #[test]
     fn v2_without_addresses() {
         // LOCAL (a health check), with no block and with one to skip; any family.
         assert_eq!(
             complete(&v2_header(0x20, 0x00, &[])),
             ProxyHeader {
                 len: 16,
-                addresses: None
+                addresses: None,
+                tlvs: &[]
             }
         );
         assert_eq!(
             complete(&v2_header(0x20, 0x11, &TCP4_BLOCK)),
             ProxyHeader {
                 len: 28,
-                addresses: None
+                addresses: None,
+                tlvs: &[]
             }
         );
         // UNSPEC, UDP and UNIX fall back to the connection's own addresses; bytes are skipped
@@ -206,7 +253,8 @@ mod tests {
                 complete(&input),
                 ProxyHeader {
                     len: input.len(),
-                    addresses: None
+                    addresses: None,
+                    tlvs: &[]
                 },
                 "{family:#x}"
             );

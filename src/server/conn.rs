@@ -210,6 +210,9 @@ pub(crate) struct Conn {
     peer: SocketAddr,
     /// The client, as a PROXY protocol header gave it; else the peer.
     client: SocketAddr,
+    /// The PROXY protocol v2 header's TLVs (what a TLS-terminating proxy says of the client's
+    /// connection), for `/echo`; none without them.
+    proxy_tlvs: Option<Box<[u8]>>,
     reading: Reading,
     writing: Writing,
     inbound: Inbound,
@@ -242,6 +245,7 @@ impl Conn {
             stream,
             peer,
             client: peer,
+            proxy_tlvs: None,
             reading: if worker.settings.proxy_protocol {
                 Reading::ProxyHeader
             } else {
@@ -478,6 +482,9 @@ impl Conn {
                 if let Some(addresses) = header.addresses {
                     self.client = addresses.source;
                 }
+                if !header.tlvs.is_empty() {
+                    self.proxy_tlvs = Some(header.tlvs.into());
+                }
                 self.reading = Reading::Heads { first: true };
                 Some(Status::Complete(header.len))
             }
@@ -497,6 +504,7 @@ impl Conn {
             client: self.client,
             peer: self.peer,
             socket: &self.stream,
+            tlvs: self.proxy_tlvs.as_deref().unwrap_or_default(),
         };
         let answer = dispatch::answer(request, head, &peers, worker);
         match BodySkipper::new(request.framing) {

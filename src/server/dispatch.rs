@@ -9,6 +9,7 @@ use crate::echo::{Echo, Format};
 use crate::http::head;
 use crate::http::request::Request;
 use crate::http::response::{self, Connection, Length};
+use crate::proxy_protocol;
 use crate::routes::{self, Answer, Body, Health, Route};
 
 /// Who is at the other end of a connection, for `/echo` and the access log.
@@ -19,6 +20,8 @@ pub(crate) struct Peers<'a> {
     pub peer: SocketAddr,
     /// The connection, asked for its local address only by an echo.
     pub socket: &'a TcpStream,
+    /// The PROXY protocol v2 header's TLVs, as sent (empty without them).
+    pub tlvs: &'a [u8],
 }
 
 /// The answer `request` is owed, `head` being its head as received: routed, with what it shows
@@ -115,6 +118,10 @@ impl routes::Facts for Facts<'_> {
             proxy: (peers.client != peers.peer).then_some(peers.peer),
             // A connected socket always has one.
             local: peers.socket.local_addr().unwrap_or(peers.peer),
+            // Checked when the header was read, so read again here without fail.
+            tlvs: (!peers.tlvs.is_empty())
+                .then(|| proxy_protocol::tlvs::read(peers.tlvs))
+                .flatten(),
             head: head::read(head),
             hide: &self.worker.settings.echo_hide,
         };

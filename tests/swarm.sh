@@ -309,8 +309,13 @@ check "haproxy kept its connections to the tasks: docker-proxy's TIME_WAIT socke
 check "every task stopped by the update exited 0 after SIGTERM ($(grep -c '(exit 0)' <<<"$times") of $(grep -c . <<<"$times"))" \
     test "$(grep -c '(exit 0)' <<<"$times")" = "$(grep -c . <<<"$times")" -a "$(grep -c . <<<"$times")" -ge 3
 if [ -n "$has_window" ]; then
-    check "each drained its ${window} s window, then exited within the 15 s grace period" \
-        test -z "$(awk -v w=$((window * 1000)) '$1 < w || $1 >= 15000' <<<"$times")"
+    # The times are Docker's: it stamps the kill event once the signal is delivered and the die
+    # event once it learns of the exit, each as late as dockerd is busy, so a task that drained
+    # its whole window may measure a few ms short of it under this load (4,998 ms for 5 s, seen
+    # once). 100 ms short still counts as the window served; a task that does not drain exits
+    # within a few ms of its SIGTERM.
+    check "each drained its ${window} s window (to 100 ms: Docker's event times), then exited within the 15 s grace period" \
+        test -z "$(awk -v w=$((window * 1000 - 100)) '$1 < w || $1 >= 15000' <<<"$times")"
 fi
 
 echo "== docker kill of one task under load, through the frontend that retries"

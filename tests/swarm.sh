@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Swarm, for real: a one-node swarm, the stack from deploy/compose.yaml + deploy/swarm.yaml
 # (three tasks, host-mode ports), and Debian's haproxy in front, following the tasks as they
-# come and go (a task is added through haproxy's runtime API once Docker reports it healthy,
-# and removed once its container is gone); between those, haproxy's only view of a task is its
-# own check of /healthz every 250 ms.
+# come and go (a task fills a free server-template slot through haproxy's runtime API once
+# Docker reports it healthy, and its slot goes back to maintenance once its container is gone);
+# between those, haproxy's only view of a task is its own check of /healthz every 250 ms.
 #   1. A rolling update (a new image tag, `docker stack deploy` again) under load, through a
 #      frontend with no retries and no redispatch: not one request may fail.
 #   2. `docker kill` of one task under load (its requests in flight are cut, so here haproxy
@@ -17,7 +17,7 @@ IMAGE=${IMAGE:-who}
 source tests/common.sh
 source scripts/lib.sh
 engine_or_skip "swarm tests (tests/swarm.sh)"
-tools_or_skip "swarm tests (tests/swarm.sh)" haproxy wrk curl
+tools_or_skip "swarm tests (tests/swarm.sh)" haproxy wrk curl ss
 if [ "$("$DOCKER" info -f '{{.Swarm.LocalNodeState}}')" != inactive ]; then
     [ -z "${CI:-}" ] || { echo "swarm tests: this engine is already in a swarm" >&2; exit 1; }
     echo "SKIPPED swarm tests (tests/swarm.sh): this engine is already in a swarm, which the test would leave."
@@ -101,6 +101,16 @@ check "tasks publish 8080 in host mode, each on its own port" test \
 
 # The balancer: two frontends over the same tasks. "exact" never retries (the rolling update
 # must lose nothing there); "retry" retries a cut request elsewhere (for the kill).
+# The tasks go into server-template slots, declared in maintenance and filled at run time, not
+# into servers made with the runtime API's `add server`: haproxy 2.6 never reuses a connection
+# to an added server (one connection a request, whatever http-reuse says), and every connection
+# through a task's host port crosses docker-proxy, whose side towards the task then sits in
+# TIME_WAIT for 60 s. At this load that was 95,000 sockets, every source port towards a task:
+# docker-proxy's dials failed (EADDRNOTAVAIL, the client reset: failed checks, failed requests),
+# and Docker, which picks host ports from the kernel's ephemeral range, gave new tasks ports
+# those sockets held ("address already in use"). Slots keep their connections, as a production
+# balancer does: a few thousand TIME_WAIT sockets, from the checks.
+slots=8 # tasks at once: 3, a 4th during a start-first step, an old one draining, a replacement
 admin_port=$(free_port)
 lb=$(free_port)
 lb_retry=$(free_port)
@@ -124,11 +134,13 @@ frontend retry
 backend exact
     balance roundrobin
     retries 0
+    server-template task 1-$slots 127.0.0.1:1 check inter 250ms fall 1 rise 1 disabled
 backend retry
     balance roundrobin
     retries 3
     option redispatch 1
     retry-on all-retryable-errors
+    server-template task 1-$slots 127.0.0.1:1 check inter 250ms fall 1 rise 1 disabled
 CFG
 haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
 pids+=("$!")
@@ -141,34 +153,45 @@ admin() { # admin COMMAND: one command to haproxy's runtime API; prints the answ
 }
 for _ in $(seq 50); do admin "show info" >/dev/null 2>&1 && break; sleep 0.1; done
 
-# follow: twice a second, adds each task container that Docker reports healthy to both backends
-# (from then on haproxy checks it every 250 ms), and removes those whose container is gone.
-# One `docker ps` a turn: the balancer must not eat the CPU the tasks need. Logs what it does.
+# follow: twice a second, puts each task container that Docker reports healthy into a free slot
+# of both backends (its address and port, then out of maintenance: from then on haproxy checks
+# it every 250 ms), and puts the slot of each task whose container is gone back into
+# maintenance (which closes its idle connections), free for another task. One `docker ps` a
+# turn: the balancer must not eat the CPU the tasks need. Logs what it does, and any answer of
+# haproxy's other than the address change's.
 follow() {
-    declare -A known=()
-    local id status port running backend
+    declare -A known=() # container ID -> its slot
+    local id status port running backend slot free=()
+    for slot in $(seq "$slots"); do free+=("task$slot"); done
     for _ in $(seq 1200); do # 10 minutes at most
         running=" "
         while read -r id status port; do
             running+="$id "
             [ -n "${known[$id]:-}" ] || [ "$status" != healthy ] || [ -z "$port" ] && continue
+            if [ ${#free[@]} -eq 0 ]; then
+                echo "$(now_ms) no free slot for $id 127.0.0.1:$port"
+                continue
+            fi
+            slot=${free[0]}
+            free=("${free[@]:1}")
             for backend in exact retry; do
-                admin "add server $backend/$id 127.0.0.1:$port check inter 250ms fall 1 rise 1" >/dev/null
-                admin "enable health $backend/$id" >/dev/null
-                admin "enable server $backend/$id" >/dev/null
+                admin "set server $backend/$slot addr 127.0.0.1 port $port" | grep -v -e '^$' -e 'changed from'
+                admin "enable health $backend/$slot" | grep -v '^$'
+                admin "set server $backend/$slot state ready" | grep -v '^$'
             done
-            known[$id]=$port
-            echo "$(now_ms) added $id 127.0.0.1:$port"
+            known[$id]=$slot
+            echo "$(now_ms) added $id 127.0.0.1:$port as $slot"
         done < <("$DOCKER" ps --filter "label=com.docker.swarm.service.name=$service" --format '{{.ID}} {{.Status}} {{.Ports}}' \
             | sed -E 's/^([0-9a-f]+) .*\(healthy\).*0\.0\.0\.0:([0-9]+)->8080.*/\1 healthy \2/; t; s/^([0-9a-f]+) .*/\1 -/')
         for id in "${!known[@]}"; do
             [[ "$running" == *" $id "* ]] && continue
+            slot=${known[$id]}
             for backend in exact retry; do
-                admin "set server $backend/$id state maint" >/dev/null
-                admin "del server $backend/$id" >/dev/null
+                admin "set server $backend/$slot state maint" | grep -v '^$'
             done
+            free+=("$slot")
             unset "known[$id]"
-            echo "$(now_ms) removed $id"
+            echo "$(now_ms) removed $id from $slot"
         done
         sleep 0.5
     done
@@ -189,6 +212,31 @@ check "30 requests through haproxy show three task hostnames" test "$(echo "$see
     --format '{{.TimeNano}} {{.Action}} {{.ID}} signal={{index .Actor.Attributes "signal"}} exit={{index .Actor.Attributes "exitCode"}}' \
     >"$work/events.log" 2>&1 &
 pids+=("$!")
+# TIME_WAIT sockets on this host once a second, "MS ALL NEW": all of them, and those towards a
+# container's 8080 (docker-proxy's side) that entered TIME_WAIT since the phase began (the time
+# in ms in $work/tw-since), told by their timer (60 s from then), so that what the tests before
+# this one left does not count. 10 minutes at most.
+echo 0 >"$work/tw-since"
+(
+    for _ in $(seq 600); do
+        now=$(now_ms)
+        begun=$(cat "$work/tw-since" 2>/dev/null)
+        age=$(((now - ${begun:-0}) / 1000))
+        echo "$now $(ss -Htan state time-wait | wc -l) $(ss -Htano state time-wait '( dport = :8080 )' | awk -v age="$age" '
+            { t = $NF; sub(/^timer:\(timewait,/, "", t); sub(/,.*/, "", t); left = t ~ /sec$/ ? t + 0 : t ~ /min/ ? 60 : 0 }
+            left > 60 - age { n++ } END { print n + 0 }')"
+        sleep 1
+    done
+) >"$work/timewait.txt" 2>&1 &
+pids+=("$!")
+phase_begins() { # phase_begins: from now on, the NEW column counts from here; sets tw_since
+    tw_since=$(now_ms)
+    echo "$tw_since" >"$work/tw-since"
+}
+timewait_peak() { # timewait_peak: the most TIME_WAIT sockets seen since phase_begins, "ALL NEW"
+    awk -v since=$((tw_since + 1000)) '$1 >= since && $2 > all { all = $2 } $1 >= since && $3 > new { new = $3 }
+        END { print all + 0, new + 0 }' "$work/timewait.txt"
+}
 # load FRONTEND_PORT NAME: wrk through haproxy in the background until stop_load (10 minutes at most)
 load() {
     wrk -t1 -c16 -d600s --timeout 5s "http://127.0.0.1:$1/who" >"$work/wrk-$2.txt" 2>&1 &
@@ -221,6 +269,7 @@ start_failures() {
 }
 
 echo "== rolling update to $next:multi under load, through the frontend with no retries"
+phase_begins
 load "$lb" update
 sleep 2
 since=$(date +%s%N)
@@ -237,9 +286,12 @@ update() { # update IMAGE: deploys it, waits for the update (or its rollback) to
     update_ms=$(($(now_ms) - start))
 }
 update "$next"
-# Docker picks a host-mode task's port itself, and under load that port may turn out to be in
-# use: the task fails to start ("address already in use") and, failure_action being rollback,
-# Swarm rolls the update back. Then, and only then, deploy once more, as an operator would.
+# Docker picks a host-mode task's port itself, from the kernel's ephemeral range, where any socket
+# may hold it: the task then fails to start ("address already in use") and, failure_action being
+# rollback, Swarm rolls the update back. Then, and only then, deploy once more, as an operator
+# would. It was frequent while haproxy opened a connection a request (its TIME_WAIT sockets held
+# those ports); with the slots few sockets hold them, and it has not happened in the runs
+# measured for docs/deployment.md, but it stays possible: any socket may hold the port.
 if [ "$state" = rollback_completed ] && start_failures "$service" | grep -q 'address already in use' \
     && ! start_failures "$service" | grep -qv 'address already in use'; then
     echo "        the update was rolled back after ${update_ms} ms: a new task failed to start, its host port was in use; deploying again"
@@ -256,6 +308,8 @@ stop_load update
 times=$(stop_times "$since")
 echo "        update: $state in ${update_ms} ms; $requests requests, $lost failed; old tasks, SIGTERM to exit:"
 echo "$times" | sed 's/^/          /'
+read -r tw_all tw_task < <(timewait_peak)
+echo "        TIME_WAIT sockets on this host during the update, at most: $tw_all ($tw_task of them docker-proxy's, towards a task, from the update)"
 sed 's/^/        follow: /' "$work/follow.log"
 start_failures "$service" | sed 's/^/        tasks that failed to start: /'
 check "the rolling update completed (state: ${state:-none}, ${update_ms} ms)" test "$state" = completed
@@ -263,14 +317,22 @@ check "three tasks run $next:multi" test "$("$DOCKER" service ps "$service" --fi
     | grep -c "^$next:multi Running")" = 3
 check "wrk completed requests during the update ($requests)" test "$requests" -gt 0
 check "no request failed during the rolling update, with no balancer retry ($lost failed)" test "$lost" = 0
+check "haproxy kept its connections to the tasks: docker-proxy's TIME_WAIT sockets towards them from the update stayed under 10,000 ($tw_task)" \
+    test "$tw_task" -lt 10000
 check "every task stopped by the update exited 0 after SIGTERM ($(grep -c '(exit 0)' <<<"$times") of $(grep -c . <<<"$times"))" \
     test "$(grep -c '(exit 0)' <<<"$times")" = "$(grep -c . <<<"$times")" -a "$(grep -c . <<<"$times")" -ge 3
 if [ -n "$has_window" ]; then
-    check "each drained its ${window} s window, then exited within the 15 s grace period" \
-        test -z "$(awk -v w=$((window * 1000)) '$1 < w || $1 >= 15000' <<<"$times")"
+    # The times are Docker's: it stamps the kill event once the signal is delivered and the die
+    # event once it learns of the exit, each as late as dockerd is busy, so a task that drained
+    # its whole window may measure a few ms short of it under this load (4,998 ms for 5 s, seen
+    # once). 100 ms short still counts as the window served; a task that does not drain exits
+    # within a few ms of its SIGTERM.
+    check "each drained its ${window} s window (to 100 ms: Docker's event times), then exited within the 15 s grace period" \
+        test -z "$(awk -v w=$((window * 1000 - 100)) '$1 < w || $1 >= 15000' <<<"$times")"
 fi
 
 echo "== docker kill of one task under load, through the frontend that retries"
+phase_begins
 load "$lb_retry" kill
 sleep 2
 victim=$(healthy_tasks | head -n 1)
@@ -285,8 +347,11 @@ sleep 1
 stop_load kill
 code=$(exit_code "$victim")
 echo "        kill: task $victim (exit $code) replaced by a healthy task in ${replaced:-never} ms; $requests requests, $lost failed"
-# Docker 20.10 gives a host-mode port an IPv4 and an IPv6 number, which may differ; a new task
-# may then get a number its own proxy still holds, fail to start, and be retried 5 s later.
+read -r tw_all tw_task < <(timewait_peak)
+echo "        TIME_WAIT sockets on this host during the kill, at most: $tw_all ($tw_task of them docker-proxy's, towards a task, from the kill)"
+# Docker picks a host-mode port from the kernel's ephemeral range; should a socket hold the port
+# it picked for the replacement, that task fails to start ("address already in use") and Swarm
+# starts another after the restart delay (5 s): slower, not failed. Listed here when it happens.
 start_failures "$service" | sed 's/^/        tasks that failed to start: /'
 check "Swarm replaced the killed task with a healthy one (${replaced:-never} ms)" test -n "$replaced"
 check "the killed task exited 137 (SIGKILL)" test "$code" = 137

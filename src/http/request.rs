@@ -560,7 +560,7 @@ pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::invariants::{Rng, mutate};
+    use crate::http::testing::{Rng, mutate};
 
     fn complete(input: &[u8]) -> Request<'_> {
         match parse(input) {
@@ -864,7 +864,7 @@ mod tests {
     /// Every prefix of `input` is Partial or the same outcome as `input` whole.
     fn assert_split_invariant(input: &[u8]) {
         let every: Vec<usize> = (0..=input.len()).collect();
-        if let Err(error) = crate::http::invariants::check_splits(input, &every) {
+        if let Err(error) = crate::http::testing::check_splits(input, &every) {
             panic!("{:?}: {error}", String::from_utf8_lossy(input));
         }
     }

@@ -1,18 +1,22 @@
-//! What must hold for every input, whatever its bytes. The unit tests check it on chosen and
-//! mutated requests, the fuzz targets in `fuzz/` on whatever libFuzzer finds (`make fuzz`).
+//! Test scaffolding, not part of the server: what every parse must satisfy, whatever its
+//! bytes (the unit tests check it on chosen and mutated requests, the fuzz targets in `fuzz/`
+//! on whatever libFuzzer finds, `make fuzz`), a seeded generator and mutator for the tests, and
+//! the input layout of the fuzz targets that split. Compiled into the library only so that the
+//! fuzz crate and fuzz/oracle can use it; hidden from its documentation.
 
 use super::body::BodySkipper;
 use super::request::{self, Framing, Request};
 use super::{Reject, Status};
 
-/// A body reader: each call takes the next piece of the body, as `BodySkipper::read` does.
-type BodyReader = Box<dyn FnMut(&[u8]) -> Result<Status<usize>, Reject>>;
+/// A body reader under test: each call takes the next piece of the body, as
+/// `BodySkipper::read` does.
+type ReadBody = Box<dyn FnMut(&[u8]) -> Result<Status<usize>, Reject>>;
 
 /// What the checks run: a head parser and a body reader for each framing. `WHOD` is the
 /// server's; the tests below make wrong ones on purpose, to see each check catch them.
 struct Parsers {
     head: for<'b> fn(&'b [u8]) -> Result<Status<Request<'b>>, Reject>,
-    body: fn(Framing) -> Option<BodyReader>,
+    body: fn(Framing) -> Option<ReadBody>,
 }
 
 const WHOD: Parsers = Parsers {
@@ -275,7 +279,7 @@ POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\
     }
 
     /// whod's parsers, with a body reader that ends every body after `n` bytes of its piece.
-    fn body_ending_after(n: usize) -> BodyReader {
+    fn body_ending_after(n: usize) -> ReadBody {
         Box::new(move |piece: &[u8]| {
             Ok(if piece.len() >= n {
                 Status::Complete(n)

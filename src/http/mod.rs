@@ -1,8 +1,9 @@
 //! HTTP/1.1 message handling: the request parser (`request`), request bodies that are read
-//! and discarded (`body`), reading an accepted head again (`head`) and its query (`query`),
-//! response writing (`response`) and the Date header (`date`). `testing` is the tests' and the
-//! fuzz targets' scaffolding.
+//! and discarded (`body`), reading an accepted head again (`head`), its query (`query`) and
+//! its `Accept` fields (`accept`), response writing (`response`) and the Date header (`date`).
+//! `testing` is the tests' and the fuzz targets' scaffolding.
 
+pub mod accept;
 pub mod body;
 pub mod date;
 pub mod head;

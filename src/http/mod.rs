@@ -1,12 +1,13 @@
-//! HTTP/1.1 message handling: the request parser (`request`), request bodies that are read
-//! and discarded (`body`), reading an accepted head again (`head`), its query (`query`) and
-//! its `Accept` fields (`accept`), response writing (`response`) and the Date header (`date`).
-//! `testing` is the tests' and the fuzz targets' scaffolding.
+//! HTTP/1.1 message handling: the request parser (`request`) and the limits it and the body
+//! reader share (`limits`); request bodies (`body`); reading an accepted head again (`head`),
+//! its query (`query`) and its `Accept` fields (`accept`); response writing (`response`) and
+//! the Date header (`date`). `testing` is the tests' and the fuzz targets' scaffolding.
 
 pub mod accept;
 pub mod body;
 pub mod date;
 pub mod head;
+pub mod limits;
 pub mod query;
 pub mod request;
 pub mod response;

@@ -4,12 +4,12 @@
 //! the input layout of the fuzz targets that split. Compiled into the library only so that the
 //! fuzz crate and fuzz/oracle can use it; hidden from its documentation.
 
-use super::body::BodySkipper;
+use super::body::BodyReader;
 use super::request::{self, Framing, Request};
 use super::{Reject, Status};
 
 /// A body reader under test: each call takes the next piece of the body, as
-/// `BodySkipper::read` does.
+/// `BodyReader::read` does.
 type ReadBody = Box<dyn FnMut(&[u8]) -> Result<Status<usize>, Reject>>;
 
 /// What the checks run: a head parser and a body reader for each framing. `WHOD` is the
@@ -22,8 +22,8 @@ struct Parsers {
 const WHOD: Parsers = Parsers {
     head: request::parse,
     body: |framing| {
-        let mut skipper = BodySkipper::new(framing)?;
-        Some(Box::new(move |piece| skipper.read(piece)))
+        let mut reader = BodyReader::new(framing)?;
+        Some(Box::new(move |piece| reader.read(piece)))
     },
 };
 

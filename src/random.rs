@@ -2,7 +2,8 @@
 //! `--latency`): xorshift64* (Vigna, "An experimental exploration of Marsaglia's xorshift
 //! generators", 2016). Not for secrets: nothing in `whod` needs one. Each worker seeds its own
 //! from the wall clock's nanoseconds and its index, so two replicas started together still
-//! draw differently; the tests seed it themselves, so that a failure replays.
+//! draw differently. The tests that mutate inputs by the thousand seed it themselves (through
+//! `http::testing`), so that a failure replays.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -31,8 +32,8 @@ impl Rng {
     }
 
     /// A number below `n` (which must not be 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
     }
 }
 
@@ -45,7 +46,7 @@ mod tests {
         let mut rng = Rng(42);
         let mut counts = [0u32; 10];
         for _ in 0..100_000 {
-            counts[rng.below(10) as usize] += 1;
+            counts[rng.below(10)] += 1;
         }
         for count in counts {
             assert!((9_000..11_000).contains(&count), "{counts:?}");

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use whod::http::invariants::split_input;
+use whod::http::testing::split_input;
 
 fuzz_target!(|data: &[u8]| {
     let Some((input, ends)) = split_input(data) else {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use whod::http::invariants::{check_splits, split_input};
+use whod::http::testing::{check_splits, split_input};
 
 fuzz_target!(|data: &[u8]| {
     let Some((input, ends)) = split_input(data) else {

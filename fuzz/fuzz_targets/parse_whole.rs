@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use whod::http::invariants::{check_splits, check_stream};
+use whod::http::testing::{check_splits, check_stream};
 
 fuzz_target!(|data: &[u8]| {
     if let Err(error) = check_splits(data, &[]) {

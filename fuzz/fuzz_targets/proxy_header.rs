@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use whod::http::invariants::split_input;
+use whod::http::testing::split_input;
 use whod::proxy_protocol::invariants::check_splits;
 
 fuzz_target!(|data: &[u8]| {

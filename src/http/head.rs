@@ -148,7 +148,8 @@ impl<'b> Iterator for Fields<'b> {
 mod tests {
     use super::*;
     use crate::http::Status;
-    use crate::http::request::{self, MAX_HEADER_SECTION, MAX_REQUEST_LINE};
+    use crate::http::limits::{MAX_HEADER_SECTION, MAX_REQUEST_LINE};
+    use crate::http::request;
 
     /// The head `request::parse` accepts at the start of `buf`, read.
     fn accepted(buf: &[u8]) -> Head<'_> {

@@ -1,15 +1,24 @@
-//! HTTP/1.1 message handling: the request parser (`request`), request bodies that are read
-//! and discarded (`body`), response writing (`response`) and the Date header (`date`); the
-//! invariants that tests and fuzzing hold them to (`invariants`).
+//! HTTP/1.1 message handling: the request parser (`request`) and the limits it and the body
+//! reader share (`limits`); request bodies (`body`); reading an accepted head again (`head`),
+//! its query (`query`) and its `Accept` fields (`accept`); response writing (`response`) and
+//! the Date header (`date`). `testing` is the tests' and the fuzz targets' scaffolding.
 
+pub mod accept;
 pub mod body;
 pub mod date;
 pub mod head;
-pub mod invariants;
+pub mod limits;
 pub mod query;
 pub mod request;
 pub mod response;
 pub mod scan;
+/// What every parse must satisfy, a seeded generator and the fuzz targets' input layout: used
+/// by the unit tests, the fuzz targets and fuzz/oracle, not by the server.
+#[doc(hidden)]
+pub mod testing;
+/// The old name of `testing`, kept while code outside `http` still uses it.
+#[doc(hidden)]
+pub use testing as invariants;
 
 /// The result of parsing a buffer that may hold only the beginning of a message.
 #[derive(Debug, PartialEq, Eq)]

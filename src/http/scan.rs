@@ -177,7 +177,7 @@ pub(crate) fn is_host_colon(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::invariants::Rng;
+    use crate::http::testing::Rng;
 
     /// The word-at-a-time tests say what the byte tests say, for every byte at every position
     /// of a word, whatever its neighbours: a carry from one byte into the next would show here.

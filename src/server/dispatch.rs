@@ -74,7 +74,7 @@ fn inject_faults(answer: &mut Answer, worker: &mut WorkerState) {
     let faults = &worker.settings.faults;
     let why = if worker.server.is_sick() {
         Some("sick on purpose (--sick or SIGTTIN; SIGTTOU makes it well)")
-    } else if faults.fail_rate > 0 && worker.rng.below(1_000_000) < u64::from(faults.fail_rate) {
+    } else if faults.fail_rate > 0 && worker.rng.below(1_000_000) < faults.fail_rate as usize {
         Some("failed on purpose (--fail-rate)")
     } else {
         None
@@ -88,8 +88,8 @@ fn inject_faults(answer: &mut Answer, worker: &mut WorkerState) {
     }
     let (low, high) = faults.latency;
     if !high.is_zero() {
-        let spread = (high - low).as_micros() as u64;
-        let extra = low + Duration::from_micros(worker.rng.below(spread + 1));
+        let spread = (high - low).as_micros() as usize;
+        let extra = low + Duration::from_micros(worker.rng.below(spread + 1) as u64);
         answer.delay += extra;
     }
 }

@@ -1,5 +1,6 @@
-//! An oracle for whod's request parser. `http` is a frozen copy of the parser (request heads
-//! and bodies) as it was before it was made fast; `compare` holds whod's parser to it: the
+//! An oracle for whod's request parser. `http` is a frozen copy of the parser: request heads
+//! as they were read before the parser was made fast, bodies as they were read before the
+//! chunked decoder was rewritten as a step function; `compare` holds whod's parser to it: the
 //! same verdict for every prefix of an input (complete with every field equal, partial, or
 //! the same refusal), the same end for every body, however it is split, request after request.
 //!
@@ -140,10 +141,10 @@ pub fn whod_body(framing: Framing, pieces: &[&[u8]]) -> Vec<BodyStep> {
         Framing::Length(n) => fast::request::Framing::Length(n),
         Framing::Chunked => fast::request::Framing::Chunked,
     };
-    let Some(mut skipper) = fast::body::BodySkipper::new(framing) else {
+    let Some(mut reader) = fast::body::BodyReader::new(framing) else {
         return Vec::new();
     };
-    feed(pieces, |piece| match skipper.read(piece) {
+    feed(pieces, |piece| match reader.read(piece) {
         Ok(fast::Status::Complete(n)) => Ok(Some(n)),
         Ok(fast::Status::Partial) => Ok(None),
         Err(reject) => Err(reject.into()),

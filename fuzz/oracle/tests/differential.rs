@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use who_oracle::{Verdict, compare, oracle_body, oracle_head};
-use whod::http::invariants::{Rng, check_splits};
+use whod::http::testing::{Rng, check_splits};
 
 /// Every file of `dir`, or none if it does not exist.
 fn files(dir: &Path) -> Vec<Vec<u8>> {

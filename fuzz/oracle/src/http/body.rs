@@ -1,7 +1,10 @@
-// The oracle's copy of whod's src/http/body.rs as it was before the parser was made fast
-// (branch parser, after commit 6030513): the reference that tests/differential.rs and the fuzz
-// target `differential` hold whod's parser to. Change it only with a deliberate change of
-// verdict in whod, in the same commit. Its unit tests stay in whod.
+// The oracle's copy of whod's src/http/body.rs as it was from commit 6030513 (branch parser,
+// before the parser was made fast) to commit 5871001: one loop over seven `&mut` fields. Frozen
+// there: whod's reader was then rewritten as a chunked decoder with a step function (issue 17),
+// and tests/differential.rs and the fuzz target `differential` hold the rewrite to this code.
+// (Until then this file was whod's own body.rs but for its imports, so the body half of
+// `make differential` compared the code with itself.) Change it only with a deliberate change
+// of verdict in whod, in the same commit. Its unit tests stay in whod.
 
 //! Request bodies, read and discarded. `who` has no use for a body, but it must find where one
 //! ends, so that the next request on the connection is parsed from the right byte.

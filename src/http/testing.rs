@@ -1,25 +1,29 @@
-//! What must hold for every input, whatever its bytes. The unit tests check it on chosen and
-//! mutated requests, the fuzz targets in `fuzz/` on whatever libFuzzer finds (`make fuzz`).
+//! Test scaffolding, not part of the server: what every parse must satisfy, whatever its
+//! bytes (the unit tests check it on chosen and mutated requests, the fuzz targets in `fuzz/`
+//! on whatever libFuzzer finds, `make fuzz`), a seeded generator and mutator for the tests, and
+//! the input layout of the fuzz targets that split. Compiled into the library only so that the
+//! fuzz crate and fuzz/oracle can use it; hidden from its documentation.
 
-use super::body::BodySkipper;
+use super::body::BodyReader;
 use super::request::{self, Framing, Request};
 use super::{Reject, Status};
 
-/// A body reader: each call takes the next piece of the body, as `BodySkipper::read` does.
-type BodyReader = Box<dyn FnMut(&[u8]) -> Result<Status<usize>, Reject>>;
+/// A body reader under test: each call takes the next piece of the body, as
+/// `BodyReader::read` does.
+type ReadBody = Box<dyn FnMut(&[u8]) -> Result<Status<usize>, Reject>>;
 
 /// What the checks run: a head parser and a body reader for each framing. `WHOD` is the
 /// server's; the tests below make wrong ones on purpose, to see each check catch them.
 struct Parsers {
     head: for<'b> fn(&'b [u8]) -> Result<Status<Request<'b>>, Reject>,
-    body: fn(Framing) -> Option<BodyReader>,
+    body: fn(Framing) -> Option<ReadBody>,
 }
 
 const WHOD: Parsers = Parsers {
     head: request::parse,
     body: |framing| {
-        let mut skipper = BodySkipper::new(framing)?;
-        Some(Box::new(move |piece| skipper.read(piece)))
+        let mut reader = BodyReader::new(framing)?;
+        Some(Box::new(move |piece| reader.read(piece)))
     },
 };
 
@@ -171,23 +175,9 @@ fn check_stream_of(parsers: &Parsers, input: &[u8]) -> Result<usize, String> {
     Ok(requests)
 }
 
-/// A small deterministic generator (xorshift64*), for the tests that mutate inputs by the
-/// thousand: no crate needed, and a failure replays.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A number below `n` (which must not be 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-}
+/// A seeded generator for the tests that mutate inputs by the thousand: the product's own
+/// xorshift64*, so that a failure replays.
+pub use crate::random::Rng;
 
 /// Makes 1 to `most` edits to `input`: a byte replaced by one of `interesting`, a byte
 /// removed, a random byte or one of `interesting` inserted.
@@ -275,7 +265,7 @@ POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\
     }
 
     /// whod's parsers, with a body reader that ends every body after `n` bytes of its piece.
-    fn body_ending_after(n: usize) -> BodyReader {
+    fn body_ending_after(n: usize) -> ReadBody {
         Box::new(move |piece: &[u8]| {
             Ok(if piece.len() >= n {
                 Status::Complete(n)

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use crate::duration::{parse_duration, show_duration};
+use crate::http::limits::{MAX_BODY, MAX_MAX_BODY};
 use crate::http::scan;
 use crate::size::{parse_size, show_size};
 
@@ -53,6 +54,10 @@ pub struct Config {
     pub max_stream_duration: Duration,
     /// The largest `/data` download, in bytes.
     pub max_data: u64,
+    /// The largest request body, in bytes (413 past it): `/upload`'s, and any other.
+    pub max_body: u64,
+    /// The most of a body `/echo?body=1` shows.
+    pub max_echo_body: u64,
     /// Field lines added to every answer (`--header`), in order: name and value.
     pub headers: Vec<(String, String)>,
     /// The share of requests answered `fail_status` on purpose, in millionths.
@@ -85,6 +90,8 @@ impl Default for Config {
             max_stream_events: 1000,
             max_stream_duration: Duration::from_secs(300),
             max_data: 100 << 20,
+            max_body: MAX_BODY,
+            max_echo_body: 64 << 10,
             headers: Vec::new(),
             fail_rate: 0,
             fail_status: 503,
@@ -509,6 +516,39 @@ pub const FLAGS: &[Flag] = &[
                 Ok(())
             },
             show: |c| show_size(c.max_data),
+        }),
+    },
+    Flag {
+        name: "--max-body",
+        env: Some("WHO_MAX_BODY"),
+        argument: Argument::Required("SIZE"),
+        help: "the largest request body (413 and a close past it): an /upload's, and any \
+               other, which is read and dropped (at most 1TiB)",
+        action: Action::Set(Setter::Custom {
+            set: |c, v| {
+                c.max_body = parse_size(v.as_bytes())
+                    .filter(|size| *size <= MAX_MAX_BODY)
+                    .ok_or_else(|| {
+                        "expected a size such as 1MiB or 10GiB, at most 1TiB".to_string()
+                    })?;
+                Ok(())
+            },
+            show: |c| show_size(c.max_body),
+        }),
+    },
+    Flag {
+        name: "--max-echo-body",
+        env: Some("WHO_MAX_ECHO_BODY"),
+        argument: Argument::Required("SIZE"),
+        help: "the most of a request body /echo?body=1 shows (at most 16MiB)",
+        action: Action::Set(Setter::Custom {
+            set: |c, v| {
+                c.max_echo_body = parse_size(v.as_bytes())
+                    .filter(|size| *size <= 16 << 20)
+                    .ok_or_else(|| "expected a size such as 64KiB, at most 16MiB".to_string())?;
+                Ok(())
+            },
+            show: |c| show_size(c.max_echo_body),
         }),
     },
     Flag {

@@ -75,6 +75,25 @@ pub struct Echo<'a> {
     /// Names of the fields whose values are shown as `[hidden]` (`--echo-hide`); compared
     /// without regard to ASCII case.
     pub hide: &'a [String],
+    /// The request's body, when it had one (a POST or PUT to `/echo`).
+    pub body: Option<EchoBody<'a>>,
+}
+
+/// What `/echo` shows of a request's body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EchoBody<'a> {
+    pub size: u64,
+    pub crc32: u32,
+    /// With `?body=1`: its first bytes, at most `--max-echo-body` of them.
+    pub shown: Option<&'a [u8]>,
+}
+
+impl EchoBody<'_> {
+    /// The bytes shown are fewer than the body's.
+    fn truncated(&self) -> bool {
+        self.shown
+            .is_some_and(|shown| (shown.len() as u64) < self.size)
+    }
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -131,6 +150,12 @@ pub(crate) fn push_logfmt_value(out: &mut Vec<u8>, value: &[u8]) {
         push_escaped(out, value, |b| (0x20..0x7f).contains(&b) && b != b'"');
         out.push(b'"');
     }
+}
+
+/// Appends `bytes` as a JSON string, read as UTF-8 when they are, else as ISO-8859-1 (see
+/// docs/echo.md).
+pub(crate) fn push_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    push_json(out, bytes, Charset::of(bytes));
 }
 
 /// Appends bytes as lower-case hex: an opaque id.
@@ -360,6 +385,25 @@ impl Echo<'_> {
             push_text(out, self.shown_value(&field));
             out.push(b'\n');
         }
+        if let Some(body) = &self.body {
+            out.extend_from_slice(
+                format!("\nbody: {} bytes, crc32 {:08x}\n", body.size, body.crc32).as_bytes(),
+            );
+            if let Some(shown) = body.shown {
+                push_text(out, shown);
+                out.push(b'\n');
+                if body.truncated() {
+                    out.extend_from_slice(
+                        format!(
+                            "(the first {} of {} bytes: --max-echo-body)\n",
+                            shown.len(),
+                            body.size
+                        )
+                        .as_bytes(),
+                    );
+                }
+            }
+        }
     }
 
     /// Appends the JSON form (see docs/echo.md), with a line per key and per
@@ -444,7 +488,34 @@ impl Echo<'_> {
             }
             out.push(b']');
         }
-        out.extend_from_slice(if keys == 0 { b"}\n}\n" } else { b"\n  }\n}\n" });
+        out.extend_from_slice(if keys == 0 { b"}" } else { b"\n  }" });
+        out.extend_from_slice(b",\n  \"body\": ");
+        match &self.body {
+            None => out.extend_from_slice(b"null"),
+            Some(body) => {
+                out.extend_from_slice(
+                    format!(
+                        "{{\"size\": {}, \"crc32\": \"{:08x}\", \"value\": ",
+                        body.size, body.crc32
+                    )
+                    .as_bytes(),
+                );
+                match body.shown {
+                    None => out.extend_from_slice(b"null"),
+                    Some(shown) => {
+                        let charset = Charset::of(shown);
+                        push_json(out, shown, charset);
+                        if charset == Charset::Latin1 {
+                            out.extend_from_slice(b", \"latin1\": true");
+                        }
+                    }
+                }
+                out.extend_from_slice(b", \"truncated\": ");
+                out.extend_from_slice(if body.truncated() { b"true" } else { b"false" });
+                out.push(b'}');
+            }
+        }
+        out.extend_from_slice(b"\n}\n");
     }
 }
 
@@ -478,6 +549,7 @@ mod tests {
             tlvs: None,
             head,
             hide,
+            body: None,
         }
     }
 
@@ -595,7 +667,8 @@ Authorization: [hidden]
     "x-forwarded-for": ["198.51.100.1", "198.51.100.2"],
     "x-legacy": ["café"],
     "authorization": ["[hidden]"]
-  }
+  },
+  "body": null
 }
 "#
         );
@@ -681,7 +754,8 @@ Authorization: [hidden]
   "local": {"address": "::1", "port": 8080},
   "request": {"method": "OPTIONS", "target": "*", "version": "HTTP/1.0"},
   "fields": [],
-  "headers": {}
+  "headers": {},
+  "body": null
 }
 "#
         );

@@ -3,7 +3,7 @@
 //! - `config`: flags and environment variables.
 //! - `duration`, `size`: durations and sizes as flags and queries write them (`250ms`, `10MiB`).
 //! - `crc32`: the checksum of request bodies. `random`: the draws of the faults injected on purpose.
-//! - `stream`: what `/stream` and `/data` send.
+//! - `stream`: what `/stream` and `/data` send. `upload`: what `/upload` answers.
 //! - `http`: the request parser, bodies, responses, dates; reading a head, its query.
 //! - `server`: event loops, connections, timeouts, shutdown.
 //! - `routes`: what each request is answered, and the host name.
@@ -27,3 +27,4 @@ pub mod server;
 pub mod size;
 pub mod stream;
 pub mod sys;
+pub mod upload;

@@ -371,3 +371,190 @@ fn sigttin_makes_the_replica_sick_and_sigttou_well_again() {
     assert_eq!(whod.connect().exchange(&get("/who")).status, 503);
     assert_eq!(whod.connect().exchange(&get("/healthz")).status, 200);
 }
+
+/// The CRC-32 zlib and `cksum -a crc32b` compute, the test's own byte-wise one.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// `size` bytes that are not all alike.
+fn payload(size: usize) -> Vec<u8> {
+    (0..size).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+/// `body` in chunks of `chunk` bytes, then the last chunk.
+fn chunked(body: &[u8], chunk: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for piece in body.chunks(chunk) {
+        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        out.extend_from_slice(piece);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+#[test]
+fn an_upload_is_read_whole_and_its_size_and_checksum_said() {
+    let whod = Whod::start(&["--max-body", "8MiB"]);
+    let mut client = whod.connect();
+    let body = payload(5 << 20);
+    let expected = format!("size={} crc32={:08x} seconds=", body.len(), crc32(&body));
+    // Content-Length, then chunked, on one connection; then the connection goes on.
+    let mut request = format!(
+        "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    let answer = client.exchange(&request);
+    assert_eq!(answer.status, 200);
+    assert!(answer.text().starts_with(&expected), "{}", answer.text());
+    assert!(
+        answer
+            .text()
+            .ends_with(&format!(" hostname={}\n", hostname()))
+    );
+    let mut request =
+        b"PUT /upload?format=json HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    request.extend_from_slice(&chunked(&body, 10_000));
+    let answer = client.exchange(&request);
+    assert_eq!(answer.header("Content-Type"), Some("application/json"));
+    assert!(
+        answer.text().contains(&format!(
+            "\"size\": {}, \"crc32\": \"{:08x}\", \"seconds\": ",
+            body.len(),
+            crc32(&body)
+        )),
+        "{}",
+        answer.text()
+    );
+    // An empty upload.
+    let empty = client.exchange(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    assert!(
+        empty.text().starts_with("size=0 crc32=00000000 "),
+        "{}",
+        empty.text()
+    );
+    assert_eq!(client.exchange(&get("/who")).text(), hostname());
+}
+
+#[test]
+fn a_body_over_the_cap_is_413_and_a_close_whatever_its_framing() {
+    let whod = Whod::start(&["--max-body", "1KiB"]);
+    let mut client = whod.connect();
+    let refused =
+        client.exchange(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1025\r\n\r\n");
+    assert_eq!(
+        (refused.status, refused.text().as_str()),
+        (413, "request body larger than 1024 bytes")
+    );
+    assert_eq!(refused.header("Connection"), Some("close"));
+    let mut client = whod.connect();
+    let mut request =
+        b"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    request.extend_from_slice(&chunked(&payload(1025), 500));
+    let refused = client.exchange(&request);
+    assert_eq!(refused.status, 413);
+    assert!(client.is_closed());
+    // Exactly the cap passes.
+    let mut request =
+        b"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    request.extend_from_slice(&chunked(&payload(1024), 500));
+    assert_eq!(whod.connect().exchange(&request).status, 200);
+}
+
+#[test]
+fn expect_100_continue_is_answered_100_when_the_body_is_wanted_and_417_for_another() {
+    let whod = Whod::start(&[]);
+    let mut client = whod.connect();
+    client.send(
+        b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    // The interim answer first: the client sends its body only then.
+    let mut interim = [0u8; 25];
+    client.reader.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    client.send(b"hello");
+    let answer = client.response();
+    assert!(
+        answer
+            .text()
+            .starts_with(&format!("size=5 crc32={:08x} ", crc32(b"hello"))),
+        "{}",
+        answer.text()
+    );
+    // An answer that does not need the body is sent at once, closing (as before).
+    let mut client = whod.connect();
+    let answer = client.exchange(
+        b"POST /who HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    assert_eq!(answer.status, 405);
+    assert!(client.is_closed());
+    // An expectation whod cannot meet.
+    let mut client = whod.connect();
+    let answer = client.exchange(
+        b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: teapot\r\n\r\n",
+    );
+    assert_eq!(
+        (answer.status, answer.text().as_str()),
+        (
+            417,
+            "expectation failed: only Expect: 100-continue is known"
+        )
+    );
+    assert!(client.is_closed());
+}
+
+#[test]
+fn echo_says_what_the_body_was_and_shows_it_when_asked() {
+    let whod = Whod::start(&["--max-echo-body", "8B"]);
+    let mut client = whod.connect();
+    let post = |client: &mut Client, target: &str, body: &[u8]| {
+        let mut request = format!(
+            "POST {target} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        client.exchange(&request)
+    };
+    let echo = post(&mut client, "/echo", b"hello\nworld");
+    let text = echo.text();
+    let expected_end = format!(
+        "Content-Length: 11\n\nbody: 11 bytes, crc32 {:08x}\n",
+        crc32(b"hello\nworld")
+    );
+    assert!(text.ends_with(&expected_end), "{text}");
+    // Shown, escaped as field values are, cut at --max-echo-body.
+    let echo = post(&mut client, "/echo?body=1", b"hello\nworld");
+    assert!(
+        echo.text()
+            .ends_with("\nhello\\x0Awo\n(the first 8 of 11 bytes: --max-echo-body)\n"),
+        "{}",
+        echo.text()
+    );
+    let json = post(&mut client, "/echo?body=1&format=json", b"caf\xc3\xa9!");
+    assert!(
+        json.text().ends_with(&format!(
+            "\"body\": {{\"size\": 6, \"crc32\": \"{:08x}\", \"value\": \"café!\", \"truncated\": false}}\n}}\n",
+            crc32(b"caf\xc3\xa9!")
+        )),
+        "{}",
+        json.text()
+    );
+    let get_json = client.exchange(&get("/echo?format=json"));
+    assert!(get_json.text().ends_with("\"body\": null\n}\n"));
+}

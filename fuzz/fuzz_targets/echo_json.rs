@@ -158,6 +158,7 @@ fuzz_target!(|data: &[u8]| {
         tlvs,
         head: head::read(data),
         hide: &hide,
+        body: None,
     };
     let json = written(&any, Format::Json);
     serde_json::from_slice::<Value>(&json).expect("the JSON form parses");
@@ -182,7 +183,7 @@ fuzz_target!(|data: &[u8]| {
     let keys: Vec<&str> = json.keys().map(String::as_str).collect();
     let expected_keys = [
         "hostname", "name", "version", "remote", "proxy", "tlvs", "local", "request", "fields",
-        "headers",
+        "headers", "body",
     ];
     assert_eq!(keys, expected_keys);
     match tlvs {

@@ -20,8 +20,8 @@
 
 pub use super::limits::MAX_CHUNK_LINE;
 use super::limits::{
-    BODY_TOO_LARGE, CHUNK_LINE_TOO_LONG, MAX_BODY, MAX_FIELDS, MAX_HEADER_SECTION,
-    TOO_MANY_TRAILER_FIELDS, TRAILER_TOO_LARGE,
+    CHUNK_LINE_TOO_LONG, MAX_BODY, MAX_FIELDS, MAX_HEADER_SECTION, TOO_MANY_TRAILER_FIELDS,
+    TRAILER_TOO_LARGE, body_too_large,
 };
 use super::request::Framing;
 use super::scan::{is_field_value, is_token};
@@ -79,10 +79,23 @@ enum Remaining {
 impl BodyReader {
     /// A reader for the body the head announced, or `None` when there is none.
     pub fn new(framing: Framing) -> Option<BodyReader> {
+        BodyReader::within(framing, MAX_BODY)
+    }
+
+    /// A reader for a body that has already ended: there was none.
+    pub fn empty() -> BodyReader {
+        BodyReader {
+            remaining: Remaining::Length(0),
+        }
+    }
+
+    /// `new`, with a chunked body larger than `max_body` refused (`--max-body`). (A
+    /// Content-Length over it was refused with the head.)
+    pub fn within(framing: Framing, max_body: u64) -> Option<BodyReader> {
         let remaining = match framing {
             Framing::None => return None,
             Framing::Length(length) => Remaining::Length(length),
-            Framing::Chunked => Remaining::Chunked(ChunkedDecoder::new()),
+            Framing::Chunked => Remaining::Chunked(ChunkedDecoder::new(max_body)),
         };
         Some(BodyReader { remaining })
     }
@@ -106,11 +119,25 @@ impl BodyReader {
     /// Takes body bytes from the start of `buf` and keeps none. `Complete(n)`: the body ended
     /// after `n` bytes. `Partial`: all of `buf` was body and more is to come.
     pub fn read(&mut self, buf: &[u8]) -> Result<Status<usize>, Reject> {
+        self.read_with(buf, |_| {})
+    }
+
+    /// As `read`, handing each run of body data (the framing taken off) to `data`, in order:
+    /// what a caller that looks at the body (a checksum, an upload) takes.
+    pub fn read_with(
+        &mut self,
+        buf: &[u8],
+        mut data: impl FnMut(&[u8]),
+    ) -> Result<Status<usize>, Reject> {
         let mut used = 0;
         while used < buf.len() {
             match self.decode(&buf[used..])? {
                 Progress::End(n) => return Ok(Status::Complete(used + n)),
-                Progress::Data(n) | Progress::Framing(n) => used += n,
+                Progress::Data(n) => {
+                    data(&buf[used..used + n]);
+                    used += n;
+                }
+                Progress::Framing(n) => used += n,
             }
         }
         // Every byte was taken: a Content-Length body may end exactly at the end of `buf`.
@@ -146,6 +173,8 @@ struct ChunkedDecoder {
     trailer_fields: usize,
     /// Chunk data so far, the chunk being read included once its size line has ended.
     total: u64,
+    /// The most chunk data the body may have (`--max-body`).
+    max: u64,
 }
 
 /// Where the chunked decoder stands.
@@ -215,7 +244,7 @@ impl ChunkedState {
 }
 
 impl ChunkedDecoder {
-    fn new() -> ChunkedDecoder {
+    fn new(max: u64) -> ChunkedDecoder {
         ChunkedDecoder {
             state: ChunkedState::Size,
             size: 0,
@@ -224,6 +253,7 @@ impl ChunkedDecoder {
             trailer: 0,
             trailer_fields: 0,
             total: 0,
+            max,
         }
     }
 
@@ -276,8 +306,8 @@ impl ChunkedDecoder {
                 self.digits += 1;
                 self.size = self.size * 16 + u64::from((b as char).to_digit(16).unwrap_or(0));
                 // Checked per digit, so `size` can never overflow.
-                if self.total + self.size > MAX_BODY {
-                    return Err(BODY_TOO_LARGE);
+                if self.total + self.size > self.max {
+                    return Err(body_too_large(self.max));
                 }
                 Size
             }
@@ -361,6 +391,7 @@ fn extension(state: ChunkedState, b: u8) -> Result<ChunkedState, Reject> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::limits::BODY_TOO_LARGE;
 
     /// Feeds `input` in pieces of `step` bytes; returns where the body ended, or the rejection.
     fn read_in_steps(framing: Framing, input: &[u8], step: usize) -> Result<Option<usize>, Reject> {
@@ -689,6 +720,64 @@ mod tests {
         assert_eq!(
             read_in_steps(Framing::Chunked, fields(101).as_bytes(), 7),
             Err(TOO_MANY_TRAILER_FIELDS)
+        );
+    }
+
+    #[test]
+    fn the_data_of_a_body_comes_in_order_however_it_is_cut() {
+        let chunked =
+            b"4\r\nWiki\r\n5;x=y\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nT: v\r\n\r\nGET";
+        for (framing, input, body) in [
+            (
+                Framing::Chunked,
+                &chunked[..],
+                &b"Wikipedia in\r\n\r\nchunks."[..],
+            ),
+            (Framing::Length(5), b"helloGET", b"hello"),
+        ] {
+            for step in 1..=input.len() {
+                let mut reader = BodyReader::new(framing).unwrap();
+                let mut seen = Vec::new();
+                let mut ended = None;
+                let mut offset = 0;
+                for piece in input.chunks(step) {
+                    match reader
+                        .read_with(piece, |d| seen.extend_from_slice(d))
+                        .unwrap()
+                    {
+                        Status::Complete(n) => {
+                            ended = Some(offset + n);
+                            break;
+                        }
+                        Status::Partial => offset += piece.len(),
+                    }
+                }
+                assert_eq!(seen, body, "step {step}");
+                assert_eq!(ended, Some(input.len() - 3), "step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_chunked_body_over_a_limit_set_is_refused_naming_it() {
+        let mut reader = BodyReader::within(Framing::Chunked, 10).unwrap();
+        assert_eq!(reader.read(b"a\r\n0123456789\r\n"), Ok(Status::Partial));
+        let refusal = reader.read(b"1\r\n").unwrap_err();
+        assert_eq!(
+            (refusal.status, refusal.message()),
+            (413, "request body larger than 10 bytes".to_string())
+        );
+        let mut large = BodyReader::within(Framing::Chunked, 1 << 40).unwrap();
+        assert_eq!(
+            large.read(b"10000000000\r\n"),
+            Ok(Status::Partial),
+            "2^40 bytes pass"
+        );
+        assert!(
+            BodyReader::within(Framing::Chunked, 1 << 40)
+                .unwrap()
+                .read(b"10000000001\r\n")
+                .is_err()
         );
     }
 

@@ -13,6 +13,9 @@ pub const MAX_HEADER_SECTION: usize = 16 * 1024;
 pub const MAX_FIELDS: usize = 100;
 /// Largest request body read (and discarded); past it: 413.
 pub const MAX_BODY: u64 = 1024 * 1024;
+/// The largest `--max-body`: a chunk size is checked against the limit digit by digit, and
+/// this keeps it far from overflowing.
+pub const MAX_MAX_BODY: u64 = 1 << 40;
 /// Longest chunk-size line (the size and its extensions, without CRLF); nginx allows about
 /// the same.
 pub const MAX_CHUNK_LINE: usize = 4096;
@@ -32,8 +35,14 @@ pub(crate) const HEADERS_TOO_LARGE: Reject = Reject::over(
 pub(crate) const TOO_MANY_FIELDS: Reject =
     Reject::over(431, "more than", MAX_FIELDS as u64, "header fields");
 /// For a Content-Length or a chunked body too large: the one refusal for both.
-pub(crate) const BODY_TOO_LARGE: Reject =
-    Reject::over(413, "request body larger than", MAX_BODY, "bytes");
+/// The refusal of a body over `MAX_BODY`, the default `--max-body` (the tests' name for it).
+#[cfg(test)]
+pub(crate) const BODY_TOO_LARGE: Reject = body_too_large(MAX_BODY);
+
+/// The refusal of a body larger than `max` (`--max-body`; by default `MAX_BODY`).
+pub(crate) const fn body_too_large(max: u64) -> Reject {
+    Reject::over(413, "request body larger than", max, "bytes")
+}
 pub(crate) const CHUNK_LINE_TOO_LONG: Reject = Reject::over(
     400,
     "chunked body: chunk size line longer than",

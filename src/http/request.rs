@@ -31,6 +31,8 @@ pub struct Request<'b> {
     pub framing: Framing,
     /// `Expect: 100-continue`: the client waits before sending its body.
     pub expect_continue: bool,
+    /// An `Expect` other than `100-continue`, which `whod` cannot meet: 417.
+    pub unmet_expectation: bool,
     /// Bytes of the buffer the head took, with an ignored leading empty line.
     pub head_len: usize,
 }
@@ -158,6 +160,13 @@ impl<'b> Request<'b> {
 /// ```
 /// (RFC 9112 §2.1.)
 pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
+    parse_within(buf, MAX_BODY)
+}
+
+/// `parse`, with a body larger than `max_body` refused (`--max-body`; `parse` takes
+/// `MAX_BODY`).
+#[inline(always)]
+pub fn parse_within(buf: &[u8], max_body: u64) -> Result<Status<Request<'_>>, Reject> {
     // "a server that is expecting to receive and parse a request-line SHOULD ignore at least
     // one empty line (CRLF) received prior to the request-line" (RFC 9112 §2.2). One, here.
     let start = match buf {
@@ -174,7 +183,7 @@ pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
         return Ok(Status::Partial);
     };
     fields.check_host(line.minor_version)?;
-    let framing = fields.framing(line.minor_version)?;
+    let framing = fields.framing(line.minor_version, max_body)?;
     Ok(Status::Complete(Request {
         method: line.method,
         target: line.target,
@@ -182,6 +191,7 @@ pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, Reject> {
         keep_alive: fields.keep_alive(line.minor_version),
         framing,
         expect_continue: fields.expect_continue,
+        unmet_expectation: fields.unmet_expectation,
         head_len,
     }))
 }

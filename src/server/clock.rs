@@ -31,6 +31,14 @@ impl Clock {
         clock
     }
 
+    /// Reads the monotonic clock again within a turn, for a deadline that must not start
+    /// early: a delay, whose request may have been read long after the turn began. (Never back:
+    /// the unit tests set `now` ahead by hand.)
+    pub fn now_fresh(&mut self) -> Instant {
+        self.now = self.now.max(Instant::now());
+        self.now
+    }
+
     /// Reads the time; returns true when the wall clock's second has changed.
     pub fn tick(&mut self) -> bool {
         self.now = Instant::now();

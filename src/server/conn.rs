@@ -17,14 +17,15 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::dispatch::{self, Peers};
+use super::request_body::{RequestBody, Seen};
 use super::worker_state::WorkerState;
-use crate::http::body::BodySkipper;
+use crate::http::body::BodyReader;
 use crate::http::request::{self, Request};
 use crate::http::response::{self, Connection, Length};
 use crate::http::{Reject, Status};
 use crate::metrics::Timeout;
 use crate::proxy_protocol;
-use crate::routes::{Answer, Body, Events};
+use crate::routes::{AboutBody, Answer, Body, Events};
 use crate::stream;
 use crate::sys;
 
@@ -43,6 +44,9 @@ const WRITES_PER_TURN: usize = 8;
 pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
 const REQUEST_TIMEOUT: Reject = Reject::new(408, "request not received within the header timeout");
+/// The interim answer to `Expect: 100-continue`, when the answer needs the body (RFC 9110
+/// §15.2.1): the client sends it then.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// What the worker does with the connection next.
 #[derive(Debug, PartialEq, Eq)]
@@ -63,10 +67,10 @@ enum Reading {
     ProxyHeader,
     /// Reading request heads; `first` until one has arrived whole.
     Heads { first: bool },
-    /// Reading (and dropping) a request's body; its answer is written once the body ends.
-    /// (Boxed, as `Writing::Delayed`: rare, and large beside the other states, whose tags
-    /// the request path checks several times a request.)
-    Body(Box<(BodySkipper, Answer)>),
+    /// Reading a request's body (dropping it, or seeing what an answer about it needs); its
+    /// answer is written once the body ends. (Boxed, as `Writing::Delayed`: rare, and large
+    /// beside the other states, whose tags the request path checks several times a request.)
+    Body(Box<RequestBody>),
     /// No more requests: the last answer is decided. `unread`: the client may still be sending
     /// (its request was refused, or bytes followed the last request answered).
     Done { unread: bool },
@@ -406,13 +410,13 @@ impl Conn {
         }
         loop {
             match &mut self.reading {
-                Reading::Body(body) => match body.0.read(&data[at..]) {
+                Reading::Body(body) => match body.read(&data[at..]) {
                     Ok(Status::Complete(n)) => {
                         at += n;
                         let done =
                             std::mem::replace(&mut self.reading, Reading::Heads { first: false });
                         if let Reading::Body(body) = done {
-                            self.answer(body.1, worker);
+                            self.on_body_read(*body, worker);
                         }
                     }
                     Ok(Status::Partial) => return Served::UpTo(data.len()),
@@ -434,7 +438,7 @@ impl Conn {
                     if worker.batch.len() >= OUTPUT_LIMIT {
                         return Served::HeldBack(at);
                     }
-                    match request::parse(&data[at..]) {
+                    match request::parse_within(&data[at..], worker.settings.max_body) {
                         Ok(Status::Complete(request)) => {
                             let head = &data[at..at + request.head_len];
                             at += request.head_len;
@@ -500,23 +504,63 @@ impl Conn {
     /// that the loop that serves a plain `GET /who` stays small enough to inline the parser.)
     #[inline(never)]
     fn on_request(&mut self, request: &Request, head: &[u8], worker: &mut WorkerState) {
-        let peers = Peers {
-            client: self.client,
-            peer: self.peer,
-            socket: &self.stream,
-            tlvs: self.proxy_tlvs.as_deref().unwrap_or_default(),
+        let answer = dispatch::answer(request, head, &self.peers(), worker);
+        let about_body = match answer.body {
+            Body::AboutBody(about) => Some(about),
+            _ => None,
         };
-        let answer = dispatch::answer(request, head, &peers, worker);
-        match BodySkipper::new(request.framing) {
+        // "A server that receives a 100-continue expectation in an HTTP/1.0 request MUST
+        // ignore that expectation" (RFC 9110 §10.1.1).
+        let continues = request.expect_continue && request.minor_version == 1;
+        match BodyReader::within(request.framing, worker.settings.max_body) {
+            // An answer about a body that is not there: the body was empty.
+            None if about_body.is_some() => {
+                let seen = self.seen(about_body, head, worker);
+                self.on_body_read(RequestBody::new(BodyReader::empty(), answer, seen), worker);
+            }
             None => self.answer(answer, worker),
-            // The client waits for "100 Continue" before it sends the body: answer now and
-            // close, rather than wait for a body that may never come.
-            Some(_) if request.expect_continue => {
+            // The client waits for "100 Continue" before it sends the body, and the answer
+            // does not need it (or the expectation failed): answer now and close, rather than
+            // wait for a body that may never come and would be read as the next request.
+            Some(_) if about_body.is_none() && (continues || answer.head.status == 417) => {
                 let mut answer = answer;
                 answer.head.connection = Connection::Close;
                 self.answer(answer, worker);
             }
-            Some(body) => self.reading = Reading::Body(Box::new((body, answer))),
+            Some(reader) => {
+                if continues {
+                    worker.batch.extend_from_slice(CONTINUE);
+                }
+                let seen = self.seen(about_body, head, worker);
+                self.reading = Reading::Body(Box::new(RequestBody::new(reader, answer, seen)));
+            }
+        }
+    }
+
+    /// What an answer about the body (`about`) needs to see of it.
+    fn seen(&self, about: Option<AboutBody>, head: &[u8], worker: &WorkerState) -> Option<Seen> {
+        let max_shown = worker.settings.max_echo_body as usize;
+        about.map(|about| Seen::new(about, head, max_shown, worker.clock.now))
+    }
+
+    /// The request's body has been read: its answer, finished if it is about the body.
+    fn on_body_read(&mut self, body: RequestBody, worker: &mut WorkerState) {
+        let RequestBody {
+            mut answer, seen, ..
+        } = body;
+        if let Some(seen) = seen {
+            dispatch::finish(&mut answer, &seen, &self.peers(), worker);
+        }
+        self.answer(answer, worker);
+    }
+
+    /// Who is at the other end, for the routes.
+    fn peers(&self) -> Peers<'_> {
+        Peers {
+            client: self.client,
+            peer: self.peer,
+            socket: &self.stream,
+            tlvs: self.proxy_tlvs.as_deref().unwrap_or_default(),
         }
     }
 
@@ -527,7 +571,9 @@ impl Conn {
     fn answer(&mut self, answer: Answer, worker: &mut WorkerState) {
         if !answer.delay.is_zero() && !worker.stopping {
             self.timer = Timer::Delay;
-            self.deadline = worker.clock.now + answer.delay;
+            // Not the turn's reading: the request may have been read later in the turn (after
+            // a delayed answer released it), and the delay must not end early.
+            self.deadline = worker.clock.now_fresh() + answer.delay;
             worker.wake_at(self.deadline);
             worker.counters().delayed_answers.add(1);
             self.writing = Writing::Delayed(Box::new(answer));

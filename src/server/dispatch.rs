@@ -4,13 +4,15 @@
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use super::request_body::Seen;
 use super::worker_state::WorkerState;
-use crate::echo::{Echo, Format};
+use crate::echo::{Echo, EchoBody, Format};
 use crate::http::head;
 use crate::http::request::Request;
 use crate::http::response::{self, Connection, Length};
 use crate::proxy_protocol;
-use crate::routes::{self, Answer, Body, Health, Route};
+use crate::routes::{self, AboutBody, Answer, Body, Health, Route};
+use crate::upload::Upload;
 
 /// Who is at the other end of a connection, for `/echo` and the access log.
 pub(crate) struct Peers<'a> {
@@ -24,9 +26,12 @@ pub(crate) struct Peers<'a> {
     pub tlvs: &'a [u8],
 }
 
+/// The answer to a request whose `Expect` names something other than `100-continue`.
+const EXPECTATION_FAILED: &str = "expectation failed: only Expect: 100-continue is known";
+
 /// The answer `request` is owed, `head` being its head as received: routed, with what it shows
 /// rendered while the head is still at hand, counted and logged. Written now, after the
-/// request's body, or after its delay.
+/// request's body (an answer about the body is finished then, by `finish`), or after its delay.
 pub(crate) fn answer(
     request: &Request,
     head: &[u8],
@@ -35,6 +40,13 @@ pub(crate) fn answer(
 ) -> Answer {
     let facts = Facts { worker, peers };
     let mut answer = routes::route(request, head, &worker.settings.routes, &facts);
+    if request.unmet_expectation {
+        // "A server that receives an Expect field value containing a member other than
+        // 100-continue MAY respond with a 417 (Expectation Failed)" (RFC 9110 §10.1.1).
+        answer.head = response::Head::new(417, response::TEXT);
+        answer.body = Body::Text(EXPECTATION_FAILED);
+        answer.delay = Duration::ZERO;
+    }
     inject_faults(&mut answer, worker);
     answer.head.connection = routes::connection(request, worker.shutting_down);
     answer.head.head_only = request.method == b"HEAD";
@@ -50,7 +62,8 @@ pub(crate) fn answer(
     };
     let status = answer.head.status;
     worker.counters().request(answer.route, status);
-    if !worker.log.is_off() {
+    // An answer about the body is logged once it is written whole, by `finish`.
+    if !worker.log.is_off() && !matches!(answer.body, Body::AboutBody(_)) {
         let bytes = if answer.head.head_only || matches!(status, 204 | 304) {
             0
         } else {
@@ -62,6 +75,46 @@ pub(crate) fn answer(
             .line(&date, peers.client, Some(head), status, bytes);
     }
     answer
+}
+
+/// Writes what an answer about the request's body says, now that the body has been read whole
+/// (`seen`), and logs it.
+pub(crate) fn finish(answer: &mut Answer, seen: &Seen, peers: &Peers, worker: &mut WorkerState) {
+    let Body::AboutBody(about) = answer.body else {
+        return;
+    };
+    let mut out = Vec::with_capacity(512 + seen.head.len());
+    match about {
+        AboutBody::Upload(format) => Upload {
+            hostname: worker.hostname(),
+            name: worker.settings.name.as_deref(),
+            size: seen.size,
+            crc32: seen.crc.value(),
+            duration: worker.clock.now.saturating_duration_since(seen.started),
+        }
+        .write(format, &mut out),
+        AboutBody::Echo { format, show } => {
+            let body = EchoBody {
+                size: seen.size,
+                crc32: seen.crc.value(),
+                shown: show.then_some(&seen.kept[..]),
+            };
+            out = echo(worker, peers, format, &seen.head, Some(body));
+        }
+    }
+    answer.body = Body::Owned(out);
+    if !worker.log.is_off() {
+        let bytes = if answer.head.head_only {
+            0
+        } else {
+            worker.body(&answer.body).len()
+        };
+        let date = worker.clock.log_date;
+        let status = answer.head.status;
+        worker
+            .log
+            .line(&date, peers.client, Some(&seen.head), status, bytes);
+    }
 }
 
 /// Failures and latency on purpose, on every route but `/healthz` and `/metrics` (a balancer's
@@ -105,32 +158,43 @@ impl routes::Facts for Facts<'_> {
         self.worker.health()
     }
 
-    /// (Out of line, as `metrics_page`: rare work, kept out of the code the request path
-    /// inlines.)
-    #[inline(never)]
     fn echo(&self, format: Format, head: &[u8]) -> Vec<u8> {
-        let peers = self.peers;
-        let echo = Echo {
-            hostname: self.worker.hostname(),
-            name: self.worker.settings.name.as_deref(),
-            version: env!("CARGO_PKG_VERSION"),
-            remote: peers.client,
-            proxy: (peers.client != peers.peer).then_some(peers.peer),
-            // A connected socket always has one.
-            local: peers.socket.local_addr().unwrap_or(peers.peer),
-            // Checked when the header was read, so read again here without fail.
-            tlvs: (!peers.tlvs.is_empty())
-                .then(|| proxy_protocol::tlvs::read(peers.tlvs))
-                .flatten(),
-            head: head::read(head),
-            hide: &self.worker.settings.echo_hide,
-        };
-        let mut out = Vec::with_capacity(1024 + 2 * head.len());
-        echo.write(format, &mut out);
-        out
+        echo(self.worker, self.peers, format, head, None)
     }
 
     fn metrics_page(&self) -> Vec<u8> {
         self.worker.metrics_page()
     }
+}
+
+/// The echo of a request whose head is `head` (and whose body was `body`, if it had one).
+/// (Out of line, as the metrics page: rare work, kept out of the code the request path
+/// inlines.)
+#[inline(never)]
+fn echo(
+    worker: &WorkerState,
+    peers: &Peers,
+    format: Format,
+    head: &[u8],
+    body: Option<EchoBody<'_>>,
+) -> Vec<u8> {
+    let echo = Echo {
+        hostname: worker.hostname(),
+        name: worker.settings.name.as_deref(),
+        version: env!("CARGO_PKG_VERSION"),
+        remote: peers.client,
+        proxy: (peers.client != peers.peer).then_some(peers.peer),
+        // A connected socket always has one.
+        local: peers.socket.local_addr().unwrap_or(peers.peer),
+        // Checked when the header was read, so read again here without fail.
+        tlvs: (!peers.tlvs.is_empty())
+            .then(|| proxy_protocol::tlvs::read(peers.tlvs))
+            .flatten(),
+        head: head::read(head),
+        hide: &worker.settings.echo_hide,
+        body,
+    };
+    let mut out = Vec::with_capacity(1024 + 2 * head.len());
+    echo.write(format, &mut out);
+    out
 }

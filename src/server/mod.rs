@@ -18,6 +18,7 @@ mod access_log;
 mod clock;
 mod conn;
 mod dispatch;
+mod request_body;
 mod state;
 mod worker;
 mod worker_state;

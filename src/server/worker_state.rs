@@ -33,6 +33,9 @@ pub(crate) struct Settings {
     pub echo_hide: Vec<String>,
     /// `--header`: the operator's field lines, on every answer.
     pub extra: response::Extra,
+    /// `--max-body`, `--max-echo-body`.
+    pub max_body: u64,
+    pub max_echo_body: u64,
     pub faults: Faults,
 }
 
@@ -111,6 +114,8 @@ impl WorkerState {
                 name: config.name.clone(),
                 echo_hide: config.echo_hide.clone(),
                 extra: extra_headers(&config.headers),
+                max_body: config.max_body,
+                max_echo_body: config.max_echo_body,
                 faults: Faults::from(config),
             },
             clock: Clock::new(),
@@ -306,8 +311,9 @@ fn body_bytes<'a>(hostname: &'a [u8], body: &'a Body) -> &'a [u8] {
         Body::Hostname => hostname,
         Body::Text(text) => text.as_bytes(),
         Body::Owned(bytes) => bytes,
-        // Written after the head, as they come.
-        Body::Events(_) | Body::Download(_) => b"",
+        // Written after the head, as they come; an answer about a body is made `Owned` before
+        // it is written.
+        Body::Events(_) | Body::Download(_) | Body::AboutBody(_) => b"",
     }
 }
 

@@ -4,7 +4,7 @@
 //! goes by and, at the end of the head, says what they add up to.
 
 use crate::http::Reject;
-use crate::http::limits::{BODY_TOO_LARGE, MAX_BODY};
+use crate::http::limits::body_too_large;
 use crate::http::scan::{DIGIT, HOST, field_value_end, is_named, run_end};
 
 /// How the request body is framed (RFC 9112 §6.3).
@@ -83,6 +83,7 @@ pub(super) struct Fields {
     close: bool,
     keep_alive: bool,
     pub(super) expect_continue: bool,
+    pub(super) unmet_expectation: bool,
 }
 
 /// Splits a list-valued field (`#element`, RFC 9110 §5.6.1) into its non-empty elements.
@@ -118,7 +119,13 @@ impl Fields {
                     self.keep_alive |= is_named(option, b"keep-alive");
                 }
             }
-            Name::Expect => self.expect_continue |= is_named(value, b"100-continue"),
+            // "The only expectation defined by this specification is "100-continue"" (RFC
+            // 9110 §10.1.1): any other is one `whod` cannot meet.
+            Name::Expect => {
+                let continues = is_named(value, b"100-continue");
+                self.expect_continue |= continues;
+                self.unmet_expectation |= !continues;
+            }
             Name::Other => {}
         }
         Ok(())
@@ -185,7 +192,7 @@ impl Fields {
     }
 
     /// The body framing, by RFC 9112 §6.1 and §6.3.
-    pub(super) fn framing(&self, minor_version: u8) -> Result<Framing, Reject> {
+    pub(super) fn framing(&self, minor_version: u8, max_body: u64) -> Result<Framing, Reject> {
         if self.transfer_encoding {
             if self.content_length.is_some() {
                 return refuse(LENGTH_AND_CHUNKED);
@@ -211,7 +218,7 @@ impl Fields {
             return Ok(Framing::Chunked);
         }
         match self.content_length {
-            Some(length) if length > MAX_BODY => refuse(BODY_TOO_LARGE),
+            Some(length) if length > max_body => refuse(body_too_large(max_body)),
             Some(0) | None => Ok(Framing::None),
             Some(length) => Ok(Framing::Length(length)),
         }

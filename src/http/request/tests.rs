@@ -409,3 +409,48 @@ fn mutated_requests_never_panic_and_keep_the_split_invariant() {
         assert_split_invariant(&input);
     }
 }
+
+#[test]
+fn the_body_limit_may_be_set_and_a_refusal_names_it() {
+    let head = |length: u64| {
+        format!("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: {length}\r\n\r\n")
+    };
+    fn within(input: &str, max: u64) -> Result<Status<Request<'_>>, Reject> {
+        parse_within(input.as_bytes(), max)
+    }
+    assert!(matches!(
+        within(&head(1 << 30), 1 << 30),
+        Ok(Status::Complete(Request {
+            framing: Framing::Length(1_073_741_824),
+            ..
+        }))
+    ));
+    let refusal = within(&head((1 << 30) + 1), 1 << 30).unwrap_err();
+    assert_eq!(
+        (refusal.status, refusal.message()),
+        (413, "request body larger than 1073741824 bytes".to_string())
+    );
+    // parse is parse_within MAX_BODY: the default verdicts are the same.
+    assert_eq!(rejected(head(MAX_BODY + 1).as_bytes()).status, 413);
+    complete(head(MAX_BODY).as_bytes());
+}
+
+#[test]
+fn an_expectation_other_than_100_continue_is_one_whod_cannot_meet() {
+    for (value, continues, unmet) in [
+        ("100-continue", true, false),
+        ("100-Continue", true, false),
+        ("something-else", false, true),
+        ("100-continue, foo", false, true),
+    ] {
+        let input = format!("POST / HTTP/1.1\r\nHost: a\r\nExpect: {value}\r\n\r\n");
+        let request = complete(input.as_bytes());
+        assert_eq!(
+            (request.expect_continue, request.unmet_expectation),
+            (continues, unmet),
+            "{value}"
+        );
+    }
+    let plain = complete(b"POST / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(!plain.expect_continue && !plain.unmet_expectation);
+}

@@ -514,6 +514,8 @@ fn nagle_is_turned_off_only_before_a_second_write() {
 #[test]
 fn a_delayed_answer_is_a_timer_and_the_requests_behind_it_wait_their_turn() {
     let mut h = harness();
+    // A clock set ahead, which a delay's fresh reading of the time does not move back.
+    h.worker.clock.now += Duration::from_secs(3600);
     let start = h.worker.clock.now;
     h.send(
         &[
@@ -977,4 +979,16 @@ fn a_download_writes_from_the_shared_bytes_and_keeps_none() {
     let rest = String::from_utf8_lossy(&h.received[head_end + (2 << 20)..]).into_owned();
     assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
     assert!(h.conn.is_idle());
+}
+
+#[test]
+fn a_delay_is_timed_from_when_its_request_was_read_not_from_the_turns_start() {
+    let mut h = harness();
+    // A turn that began long ago: the delay still lasts as long as asked, from now.
+    h.worker.clock.now -= Duration::from_secs(5);
+    h.send(b"GET /who?delay=1s HTTP/1.1\r\nHost: t\r\n\r\n");
+    let before = Instant::now();
+    assert_eq!(h.readable(), Next::Wait);
+    assert!(h.conn.deadline() >= before + Duration::from_secs(1));
+    assert!(h.conn.deadline() <= Instant::now() + Duration::from_secs(1));
 }

@@ -1,0 +1,178 @@
+//! What every run of a session must satisfy, whatever the bytes: checked by the unit tests on
+//! chosen frames and by the fuzz target `websocket_frames` on whatever libFuzzer finds (as
+//! `http::invariants` is for requests).
+
+use super::frame::{self, CLOSE, CONTINUATION, Fault, PING, PONG, TEXT};
+use super::session::{Counters, MAX_OVERHEAD, Read, Session, valid_close_code};
+use super::utf8::Utf8;
+use crate::http::Status;
+
+/// A client's frame: its payload masked with `key`.
+pub fn client_frame(fin: bool, opcode: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+    let mut out = Vec::new();
+    frame::write_header(&mut out, fin, opcode, payload.len() as u64);
+    out[1] |= 0x80;
+    out.extend_from_slice(&key);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    frame::unmask(&mut out[start..], key, 0);
+    out
+}
+
+/// What a client reads in a session's output, where a message's fragments start and end left
+/// out (the echo may cut a message otherwise than it came: RFC 6455 §5.4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A text or binary message begins: its opcode.
+    Start(u8),
+    /// Payload bytes of the message in progress, consecutive fragments' joined.
+    Bytes(Vec<u8>),
+    /// The message in progress ends.
+    End,
+    /// A ping, pong or close frame, and its payload.
+    Control(u8, Vec<u8>),
+}
+
+/// Reads a session's output as a client must (RFC 6455 §5-§7): every frame a server's
+/// (unmasked, no reserved bit or opcode), control frames final and ≤ 125 bytes, continuations
+/// only inside a message and no message inside another, text valid UTF-8 (a text message left
+/// unfinished by the close: valid so far), the close's code one that may be sent and its
+/// reason UTF-8, nothing after the close, no frame cut short. Gives what the client read.
+pub fn read_output(mut output: &[u8]) -> Result<Vec<Event>, String> {
+    let mut events = Vec::new();
+    let mut message: Option<(u8, Utf8)> = None;
+    let mut closed = false;
+    while !output.is_empty() {
+        if closed {
+            return Err(format!("{} bytes after the close frame", output.len()));
+        }
+        let header = match frame::parse(output, false) {
+            Ok(Status::Complete(header)) => header,
+            Ok(Status::Partial) => return Err(format!("a frame cut short: {output:02x?}")),
+            Err(fault) => return Err(format!("not a server frame: {fault:?}")),
+        };
+        let payload = usize::try_from(header.len)
+            .ok()
+            .and_then(|len| output.get(header.header_len..header.header_len.checked_add(len)?))
+            .ok_or_else(|| format!("a payload cut short: {header:?}"))?;
+        output = &output[header.header_len + payload.len()..];
+        match header.opcode {
+            CLOSE => {
+                closed = true;
+                if let [high, low, reason @ ..] = payload {
+                    let code = u16::from_be_bytes([*high, *low]);
+                    if !valid_close_code(code) || std::str::from_utf8(reason).is_err() {
+                        return Err(format!("a bad close frame {payload:02x?}"));
+                    }
+                } else if !payload.is_empty() {
+                    return Err("a close frame with a 1-byte payload".to_string());
+                }
+                events.push(Event::Control(CLOSE, payload.to_vec()));
+            }
+            PING | PONG => events.push(Event::Control(header.opcode, payload.to_vec())),
+            opcode => {
+                match (opcode, &message) {
+                    (CONTINUATION, Some(_)) => {}
+                    (CONTINUATION, None) => return Err("a continuation of nothing".to_string()),
+                    (_, Some(_)) => return Err(format!("opcode {opcode} inside a message")),
+                    (_, None) => {
+                        message = Some((opcode, Utf8::new()));
+                        events.push(Event::Start(opcode));
+                    }
+                }
+                let Some((opcode, utf8)) = &mut message else {
+                    unreachable!("set above");
+                };
+                if *opcode == TEXT {
+                    utf8.feed(payload)
+                        .map_err(|bad| format!("invalid UTF-8 at byte {bad} of {payload:02x?}"))?;
+                }
+                if !payload.is_empty() {
+                    match events.last_mut() {
+                        Some(Event::Bytes(bytes)) => bytes.extend_from_slice(payload),
+                        _ => events.push(Event::Bytes(payload.to_vec())),
+                    }
+                }
+                if header.fin {
+                    if !utf8.is_complete() {
+                        return Err("a text message ends inside a character".to_string());
+                    }
+                    events.push(Event::End);
+                    message = None;
+                }
+            }
+        }
+    }
+    Ok(events)
+}
+
+/// What a session did with an input: what it wrote, read back, and where it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub events: Vec<Event>,
+    pub outcome: Read,
+    pub counters: Counters,
+    pub fault: Option<Fault>,
+}
+
+/// Feeds `input` to a new session in pieces ending at `ends` (offsets into `input`, in any
+/// order), as reads from a socket would. Each call must add at most its piece and
+/// `MAX_OVERHEAD` to the output, answer what `outcome` then says, and, once `Closed`, take
+/// nothing more and write nothing more; the output must read as a server's.
+pub fn run(input: &[u8], ends: &[usize], max_message: u64) -> Result<Run, String> {
+    let mut ends: Vec<usize> = ends.iter().map(|&end| end.min(input.len())).collect();
+    ends.push(input.len());
+    ends.sort_unstable();
+    ends.dedup();
+    let mut session = Session::new(max_message);
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut closed = None;
+    for end in ends {
+        let piece = &input[start..end];
+        start = end;
+        let before = out.len();
+        let outcome = session.read(piece, &mut out);
+        let grown = out.len() - before;
+        if grown > piece.len() + MAX_OVERHEAD {
+            return Err(format!("{} bytes read, {grown} written", piece.len()));
+        }
+        if outcome != session.outcome() {
+            return Err(format!(
+                "read {outcome:?}, then outcome {:?}",
+                session.outcome()
+            ));
+        }
+        if let Some(earlier) = closed
+            && (outcome != earlier || grown > 0)
+        {
+            return Err(format!("{outcome:?} and {grown} bytes after {earlier:?}"));
+        }
+        if let Read::Closed { code } = outcome {
+            if session.counters().close_sent != Some(code) {
+                return Err(format!("{outcome:?}, {:?}", session.counters()));
+            }
+            closed = Some(outcome);
+        }
+    }
+    let events = read_output(&out)?;
+    Ok(Run {
+        events,
+        outcome: session.outcome(),
+        counters: *session.counters(),
+        fault: session.fault(),
+    })
+}
+
+/// The split invariant: `input` fed whole and fed in pieces ending at `ends` gives the same
+/// run (the same messages and control frames back, outcome, counters and fault). Returns it.
+pub fn check_splits(input: &[u8], ends: &[usize], max_message: u64) -> Result<Run, String> {
+    let whole = run(input, &[], max_message)?;
+    let pieces = run(input, ends, max_message)?;
+    if whole != pieces {
+        return Err(format!(
+            "whole: {whole:?}\nin pieces ending at {ends:?}: {pieces:?}"
+        ));
+    }
+    Ok(whole)
+}

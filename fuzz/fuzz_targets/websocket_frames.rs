@@ -1,7 +1,8 @@
 //! The WebSocket session fed a client's bytes in random pieces, as reads from a socket: no
 //! panic; the same messages and control frames back, outcome, counters and fault as the bytes
-//! fed whole; each read adds at most its bytes and a bounded overhead to the output; and the
-//! output reads as a server's frames (`whod::websocket::testing::check_splits`). As in
+//! fed whole; each read adds at most its bytes and a bounded overhead to the output; the
+//! output reads as a server's frames; and it is what a model that reads whole frames and
+//! checks whole messages with std expects (`whod::websocket::testing::check_splits`). As in
 //! parse_split, the first byte says how many split points follow (its value modulo 17, at most
 //! 16), two bytes each; the rest is the input. That byte divided by 17 picks the maximum
 //! message size, so the limit is fuzzed too: 0 (the seeds) is 16 MiB, the server's default.

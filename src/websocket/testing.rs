@@ -2,8 +2,10 @@
 //! chosen frames and by the fuzz target `websocket_frames` on whatever libFuzzer finds (as
 //! `http::invariants` is for requests).
 
-use super::frame::{self, CLOSE, CONTINUATION, Fault, PING, PONG, TEXT};
-use super::session::{Counters, MAX_OVERHEAD, Read, Session, valid_close_code};
+use super::frame::{
+    self, CLOSE, CONTINUATION, Fault, INVALID_DATA, PING, PONG, PROTOCOL_ERROR, TEXT, TOO_BIG,
+};
+use super::session::{Counters, MAX_OVERHEAD, NO_STATUS, NORMAL, Read, Session, valid_close_code};
 use super::utf8::Utf8;
 use crate::http::Status;
 
@@ -165,7 +167,8 @@ pub fn run(input: &[u8], ends: &[usize], max_message: u64) -> Result<Run, String
 }
 
 /// The split invariant: `input` fed whole and fed in pieces ending at `ends` gives the same
-/// run (the same messages and control frames back, outcome, counters and fault). Returns it.
+/// run (the same messages and control frames back, outcome, counters and fault), and the run
+/// is the one `model` expects. Returns it.
 pub fn check_splits(input: &[u8], ends: &[usize], max_message: u64) -> Result<Run, String> {
     let whole = run(input, &[], max_message)?;
     let pieces = run(input, ends, max_message)?;
@@ -174,5 +177,151 @@ pub fn check_splits(input: &[u8], ends: &[usize], max_message: u64) -> Result<Ru
             "whole: {whole:?}\nin pieces ending at {ends:?}: {pieces:?}"
         ));
     }
+    let expected = model(input, max_message);
+    // The model knows the close codes, not the words of the reasons.
+    let mut events = whole.events.clone();
+    if let Some(Event::Control(CLOSE, payload)) = events.last_mut() {
+        payload.truncate(2);
+    }
+    let seen = (&events, whole.outcome, whole.counters);
+    if seen != (&expected.events, expected.outcome, expected.counters) {
+        return Err(format!("run: {whole:?}\nmodel: {expected:?}"));
+    }
     Ok(whole)
+}
+
+/// What the echo must do with `input`, worked out another way: frame by frame, each payload
+/// whole (or as much of it as `input` holds), each text message checked whole by
+/// `std::str::from_utf8`. Its close events carry only the code.
+pub fn model(input: &[u8], max_message: u64) -> Run {
+    let mut model = Model {
+        events: Vec::new(),
+        counters: Counters::default(),
+    };
+    let outcome = model.read(input, max_message);
+    Run {
+        events: model.events,
+        outcome,
+        counters: model.counters,
+        fault: None,
+    }
+}
+
+struct Model {
+    events: Vec<Event>,
+    counters: Counters,
+}
+
+impl Model {
+    fn read(&mut self, mut input: &[u8], max_message: u64) -> Read {
+        // The message in progress: its opcode, payload so far, and whether it was begun in
+        // the output.
+        let mut message: Option<(u8, Vec<u8>, bool)> = None;
+        loop {
+            let header = match frame::parse(input, true) {
+                Ok(Status::Complete(header)) => header,
+                Ok(Status::Partial) => return Read::Open,
+                Err(fault) => return self.fail(fault.code),
+            };
+            let key = header.mask.unwrap_or_default();
+            let available = (input.len() - header.header_len) as u64;
+            let whole = available >= header.len;
+            let payload: Vec<u8> = input[header.header_len..]
+                .iter()
+                .take(header.len.min(available) as usize)
+                .enumerate()
+                .map(|(i, b)| b ^ key[i % 4])
+                .collect();
+            input = &input[header.header_len + payload.len()..];
+            if header.opcode >= CLOSE {
+                if !whole {
+                    return Read::Open;
+                }
+                match header.opcode {
+                    PING => self.events.push(Event::Control(PONG, payload)),
+                    PONG => {}
+                    _ => return self.closed(&payload),
+                }
+                continue;
+            }
+            let (opcode, mut bytes, begun) = match (header.opcode, message.take()) {
+                (CONTINUATION, Some(message)) => message,
+                (CONTINUATION, None) | (_, Some(_)) => return self.fail(PROTOCOL_ERROR),
+                (opcode, None) => (opcode, Vec::new(), false),
+            };
+            if bytes.len() as u64 + header.len > max_message {
+                return self.fail(TOO_BIG);
+            }
+            let before = bytes.len();
+            bytes.extend_from_slice(&payload);
+            let ends = whole && header.fin;
+            // The first byte no text can have there, or the end if it ends inside a character.
+            let bad = match std::str::from_utf8(&bytes) {
+                Err(e) if opcode == TEXT => match e.error_len() {
+                    Some(len) if (0xC2..=0xF4).contains(&bytes[e.valid_up_to()]) => {
+                        Some(e.valid_up_to() + len)
+                    }
+                    Some(_) => Some(e.valid_up_to()),
+                    None if ends => Some(bytes.len()),
+                    None => None,
+                },
+                _ => None,
+            };
+            let echoed = &bytes[before..bad.unwrap_or(bytes.len())];
+            self.counters.bytes_in += echoed.len() as u64;
+            self.counters.bytes_out += echoed.len() as u64;
+            if !begun && (!echoed.is_empty() || (ends && bad.is_none())) {
+                self.events.push(Event::Start(opcode));
+            }
+            let begun = begun || !echoed.is_empty() || ends;
+            if !echoed.is_empty() {
+                match self.events.last_mut() {
+                    Some(Event::Bytes(echo)) => echo.extend_from_slice(echoed),
+                    _ => self.events.push(Event::Bytes(echoed.to_vec())),
+                }
+            }
+            if bad.is_some() {
+                return self.fail(INVALID_DATA);
+            }
+            if !whole {
+                return Read::Open;
+            }
+            if header.fin {
+                self.events.push(Event::End);
+                self.counters.messages_in += 1;
+                self.counters.messages_out += 1;
+            } else {
+                message = Some((opcode, bytes, begun));
+            }
+        }
+    }
+
+    /// The peer's close, with this payload.
+    fn closed(&mut self, payload: &[u8]) -> Read {
+        let code = match payload {
+            [] => NO_STATUS,
+            [_] => return self.fail(PROTOCOL_ERROR),
+            [high, low, reason @ ..] => {
+                let code = u16::from_be_bytes([*high, *low]);
+                if !valid_close_code(code) {
+                    return self.fail(PROTOCOL_ERROR);
+                }
+                if std::str::from_utf8(reason).is_err() {
+                    return self.fail(INVALID_DATA);
+                }
+                code
+            }
+        };
+        self.counters.close_received = Some(code);
+        let answer = if code == NO_STATUS { NORMAL } else { code };
+        self.fail(answer)
+    }
+
+    /// A close frame with `code` sent: the end.
+    fn fail(&mut self, code: u16) -> Read {
+        self.events
+            .push(Event::Control(CLOSE, code.to_be_bytes().to_vec()));
+        self.counters.close_sent = Some(code);
+        Read::Closed { code }
+    }
 }

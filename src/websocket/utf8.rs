@@ -39,12 +39,37 @@ impl Default for Utf8 {
 /// The high bit of each byte of a word: a word of ASCII has none of them.
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
-/// A word of 8 bytes from `bytes` at `at` (which must hold them).
+/// A word of the 8 bytes of `chunk`.
 #[inline(always)]
-fn word(bytes: &[u8], at: usize) -> u64 {
+fn word(chunk: &[u8]) -> u64 {
     let mut word = [0; 8];
-    word.copy_from_slice(&bytes[at..at + 8]);
+    word.copy_from_slice(chunk);
     u64::from_ne_bytes(word)
+}
+
+/// How many bytes at the start of `bytes` are ASCII. Most text is: 32 bytes a step while no
+/// byte has its high bit, then 8, then one.
+#[inline(always)]
+fn ascii_len(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    for block in bytes.chunks_exact(32) {
+        let (a, b) = block.split_at(16);
+        let any = word(&a[..8]) | word(&a[8..]) | word(&b[..8]) | word(&b[8..]);
+        if any & HIGH_BITS != 0 {
+            break;
+        }
+        i += 32;
+    }
+    for chunk in bytes[i..].chunks_exact(8) {
+        if word(chunk) & HIGH_BITS != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && bytes[i] < 0x80 {
+        i += 1;
+    }
+    i
 }
 
 impl Utf8 {
@@ -64,13 +89,11 @@ impl Utf8 {
     /// Reads the next piece of the text. `Err(i)`: `bytes[i]` is the first byte that no valid
     /// text can have where it is; the state is then of no use.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), usize> {
-        let n = bytes.len();
         let mut i = 0;
-        while i < n {
-            let b = bytes[i];
+        while i < bytes.len() {
             if self.need > 0 {
                 // UTF8-tail, in the range the lead byte allows.
-                if b < self.low || b > self.high {
+                if bytes[i] < self.low || bytes[i] > self.high {
                     return Err(i);
                 }
                 self.need -= 1;
@@ -79,25 +102,11 @@ impl Utf8 {
                 i += 1;
                 continue;
             }
-            if b < 0x80 {
-                // Most text is ASCII: 32 bytes a step, then 8, while no byte has its high bit.
-                i += 1;
-                while i + 32 <= n
-                    && (word(bytes, i)
-                        | word(bytes, i + 8)
-                        | word(bytes, i + 16)
-                        | word(bytes, i + 24))
-                        & HIGH_BITS
-                        == 0
-                {
-                    i += 32;
-                }
-                while i + 8 <= n && word(bytes, i) & HIGH_BITS == 0 {
-                    i += 8;
-                }
-                continue;
-            }
-            (self.need, self.low, self.high) = match b {
+            i += ascii_len(&bytes[i..]);
+            let Some(&lead) = bytes.get(i) else {
+                break;
+            };
+            (self.need, self.low, self.high) = match lead {
                 0xC2..=0xDF => (1, 0x80, 0xBF),
                 0xE0 => (2, 0xA0, 0xBF),
                 0xE1..=0xEC | 0xEE..=0xEF => (2, 0x80, 0xBF),

@@ -16,8 +16,14 @@
 //! cut into fragments differs (see `testing::check_splits`).
 //!
 //! Bounds: each call to `read` appends at most `data.len() + MAX_OVERHEAD` bytes to `out`;
-//! `close`, `ping` and `text` append one frame each. A caller that stops reading the socket
-//! while its output waits holds no more than one read's worth.
+//! `close`, `ping` and `text` append one frame each. The session holds nothing else, so the
+//! caller's buffers are the connection's only memory. One thing the caller must allow: many
+//! clients send a whole message before they read any of its echo (a blocking `sendall`;
+//! Autobahn's 9.x cases through kosoku), so a message's echo may have to wait whole in the
+//! output: stop reading the socket only once more than `max_message` (and a few bytes of
+//! frame header a read) waits, or such a client and the server wait on each other until a
+//! timeout. An echo that collects each message before sending it back (Node's `ws`, Python's
+//! `websockets`) holds the same bytes, as input.
 
 use super::frame::{
     self, CLOSE, CONTINUATION, Fault, Header, INVALID_DATA, MAX_CONTROL, MAX_HEADER, PING, PONG,

@@ -117,16 +117,42 @@ pub struct Run {
     pub fault: Option<Fault>,
 }
 
+/// What `run` drives: a `Session`, or in the tests below, one made wrong on purpose.
+trait Endpoint {
+    fn read(&mut self, data: &[u8], out: &mut Vec<u8>) -> Read;
+    fn outcome(&self) -> Read;
+    fn counters(&self) -> Counters;
+    fn fault(&self) -> Option<Fault>;
+}
+
+impl Endpoint for Session {
+    fn read(&mut self, data: &[u8], out: &mut Vec<u8>) -> Read {
+        Session::read(self, data, out)
+    }
+    fn outcome(&self) -> Read {
+        Session::outcome(self)
+    }
+    fn counters(&self) -> Counters {
+        *Session::counters(self)
+    }
+    fn fault(&self) -> Option<Fault> {
+        Session::fault(self)
+    }
+}
+
 /// Feeds `input` to a new session in pieces ending at `ends` (offsets into `input`, in any
 /// order), as reads from a socket would. Each call must add at most its piece and
 /// `MAX_OVERHEAD` to the output, answer what `outcome` then says, and, once `Closed`, take
 /// nothing more and write nothing more; the output must read as a server's.
 pub fn run(input: &[u8], ends: &[usize], max_message: u64) -> Result<Run, String> {
+    run_of(Session::new(max_message), input, ends)
+}
+
+fn run_of(mut session: impl Endpoint, input: &[u8], ends: &[usize]) -> Result<Run, String> {
     let mut ends: Vec<usize> = ends.iter().map(|&end| end.min(input.len())).collect();
     ends.push(input.len());
     ends.sort_unstable();
     ends.dedup();
-    let mut session = Session::new(max_message);
     let mut out = Vec::new();
     let mut start = 0;
     let mut closed = None;
@@ -161,7 +187,7 @@ pub fn run(input: &[u8], ends: &[usize], max_message: u64) -> Result<Run, String
     Ok(Run {
         events,
         outcome: session.outcome(),
-        counters: *session.counters(),
+        counters: session.counters(),
         fault: session.fault(),
     })
 }
@@ -323,5 +349,234 @@ impl Model {
             .push(Event::Control(CLOSE, code.to_be_bytes().to_vec()));
         self.counters.close_sent = Some(code);
         Read::Closed { code }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::websocket::frame::BINARY;
+
+    fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        frame::write_frame(&mut out, fin, opcode, payload);
+        out
+    }
+
+    fn close(code: u16, reason: &[u8]) -> Vec<u8> {
+        server_frame(true, CLOSE, &[&code.to_be_bytes()[..], reason].concat())
+    }
+
+    #[test]
+    fn output_read_back_with_fragments_joined() {
+        let output = [
+            server_frame(false, TEXT, b"\xce"),
+            server_frame(true, PING, b"p"),
+            server_frame(false, CONTINUATION, b""),
+            server_frame(true, CONTINUATION, b"\xbaa"),
+            server_frame(true, BINARY, b""),
+            server_frame(true, PONG, b""),
+            close(1000, b"bye"),
+        ]
+        .concat();
+        assert_eq!(
+            read_output(&output),
+            Ok(vec![
+                Event::Start(TEXT),
+                Event::Bytes(b"\xce".to_vec()),
+                Event::Control(PING, b"p".to_vec()),
+                Event::Bytes(b"\xbaa".to_vec()),
+                Event::End,
+                Event::Start(BINARY),
+                Event::End,
+                Event::Control(PONG, vec![]),
+                Event::Control(CLOSE, [&[0x03, 0xe8][..], b"bye"].concat()),
+            ])
+        );
+        let joined = [
+            server_frame(false, BINARY, b"a"),
+            server_frame(true, CONTINUATION, b"b"),
+        ];
+        assert_eq!(
+            read_output(&joined.concat()),
+            Ok(vec![
+                Event::Start(BINARY),
+                Event::Bytes(b"ab".to_vec()),
+                Event::End
+            ])
+        );
+        // An unfinished message may end the output, and an empty close.
+        let unfinished = [
+            server_frame(false, TEXT, b"a\xce"),
+            server_frame(true, CLOSE, b""),
+        ];
+        assert_eq!(read_output(&unfinished.concat()).map(|e| e.len()), Ok(3));
+        assert_eq!(read_output(b""), Ok(vec![]));
+    }
+
+    #[test]
+    fn output_no_client_may_accept() {
+        let masked = client_frame(true, TEXT, b"a", [1, 2, 3, 4]);
+        let cases: [(Vec<u8>, &str); 13] = [
+            (
+                [close(1000, b""), server_frame(true, PING, b"")].concat(),
+                "2 bytes after the close frame",
+            ),
+            (vec![0x81], "a frame cut short: [81]"),
+            (vec![0x81, 0x02, b'a'], "a payload cut short"),
+            (
+                vec![0x82, 0x7f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+                "a payload cut short",
+            ),
+            (masked, "not a server frame"),
+            (
+                server_frame(true, CLOSE, b"\x03"),
+                "a close frame with a 1-byte payload",
+            ),
+            (close(1005, b""), "a bad close frame"),
+            (close(1000, b"\xff"), "a bad close frame"),
+            (
+                server_frame(true, CONTINUATION, b""),
+                "a continuation of nothing",
+            ),
+            (
+                [
+                    server_frame(false, TEXT, b""),
+                    server_frame(true, BINARY, b""),
+                ]
+                .concat(),
+                "opcode 2 inside a message",
+            ),
+            (
+                server_frame(true, TEXT, b"a\xff"),
+                "invalid UTF-8 at byte 1",
+            ),
+            (
+                server_frame(true, TEXT, b"a\xce"),
+                "a text message ends inside a character",
+            ),
+            (
+                [
+                    server_frame(false, TEXT, b"\xce"),
+                    server_frame(true, CONTINUATION, b""),
+                ]
+                .concat(),
+                "a text message ends inside a character",
+            ),
+        ];
+        for (output, error) in cases {
+            match read_output(&output) {
+                Err(e) if e.starts_with(error) => {}
+                other => panic!("{output:02x?}: {other:?}, not {error:?}"),
+            }
+        }
+        // Binary is not text.
+        assert!(read_output(&server_frame(true, BINARY, b"a\xff")).is_ok());
+    }
+
+    /// What a session made wrong does after a read: given the read's number (from 0), what
+    /// the session answered and its output, it gives its own answer.
+    type Twist = fn(usize, Read, &mut Vec<u8>) -> Read;
+
+    /// A session that answers as `Session` does, but made wrong by `twist`; its `outcome` is
+    /// what its last read said if `consistent`, else the session's.
+    struct Wrong {
+        session: Session,
+        twist: Twist,
+        consistent: bool,
+        reads: usize,
+        last: Option<Read>,
+    }
+
+    impl Endpoint for Wrong {
+        fn read(&mut self, data: &[u8], out: &mut Vec<u8>) -> Read {
+            let read = self.session.read(data, out);
+            let read = (self.twist)(self.reads, read, out);
+            self.reads += 1;
+            self.last = Some(read);
+            read
+        }
+        fn outcome(&self) -> Read {
+            match self.last {
+                Some(read) if self.consistent => read,
+                _ => self.session.outcome(),
+            }
+        }
+        fn counters(&self) -> Counters {
+            *self.session.counters()
+        }
+        fn fault(&self) -> Option<Fault> {
+            self.session.fault()
+        }
+    }
+
+    /// A text message, a close, a text message: in three reads, the session closes at the
+    /// second.
+    fn run_wrong(twist: Twist, consistent: bool, whole: bool) -> Result<Run, String> {
+        let hello = client_frame(true, TEXT, b"hello", [1, 2, 3, 4]);
+        let bye = client_frame(true, CLOSE, &1000u16.to_be_bytes(), [1, 2, 3, 4]);
+        let input = [&hello[..], &bye, &hello].concat();
+        let ends = [hello.len(), hello.len() + bye.len()];
+        let wrong = Wrong {
+            session: Session::new(1 << 20),
+            twist,
+            consistent,
+            reads: 0,
+            last: None,
+        };
+        run_of(wrong, &input, if whole { &[] } else { &ends })
+    }
+
+    #[test]
+    fn each_check_of_a_run_catches_a_session_made_wrong() {
+        let right: Twist = |_, read, _| read;
+        for (consistent, whole) in [(true, true), (true, false), (false, true), (false, false)] {
+            let run = run_wrong(right, consistent, whole).unwrap();
+            assert_eq!(run.outcome, Read::Closed { code: 1000 });
+            assert_eq!(run.counters.messages_in, 1);
+        }
+
+        // Writes more than a read allows.
+        let verbose: Twist = |_, read, out| {
+            out.extend_from_slice(&[0x82, 0x7e, 0x01, 0x2c]);
+            out.resize(out.len() + 300, 0);
+            read
+        };
+        let error = run_wrong(verbose, false, false).unwrap_err();
+        assert_eq!(error, "11 bytes read, 311 written");
+        // Says one thing, then another.
+        let fickle: Twist = |_, _, _| Read::Closing;
+        let error = run_wrong(fickle, false, false).unwrap_err();
+        assert_eq!(error, "read Closing, then outcome Open");
+        // Goes on writing once closed: in a read after the one that closed, or in that one (the
+        // input whole).
+        let chatty: Twist = |reads, read, out| {
+            if reads == 2 || (reads == 0 && read != Read::Open) {
+                out.extend_from_slice(&[0x8a, 0x00]);
+            }
+            read
+        };
+        let error = run_wrong(chatty, false, false).unwrap_err();
+        assert_eq!(
+            error,
+            "Closed { code: 1000 } and 2 bytes after Closed { code: 1000 }"
+        );
+        // What was written must read as a server's frames, whatever the pieces.
+        let error = run_wrong(chatty, false, true).unwrap_err();
+        assert_eq!(error, "2 bytes after the close frame");
+        // Opens again once closed.
+        let reopened: Twist = |reads, read, _| if reads == 2 { Read::Open } else { read };
+        let error = run_wrong(reopened, true, false).unwrap_err();
+        assert_eq!(error, "Open and 0 bytes after Closed { code: 1000 }");
+        // Closed with a code other than the one sent.
+        let miscounted: Twist = |_, read, _| match read {
+            Read::Closed { .. } => Read::Closed { code: 1001 },
+            read => read,
+        };
+        let error = run_wrong(miscounted, true, true).unwrap_err();
+        assert!(
+            error.starts_with("Closed { code: 1001 }, Counters"),
+            "{error}"
+        );
     }
 }

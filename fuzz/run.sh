@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make fuzz`: runs each fuzz target for SECONDS (default 60) with cargo fuzz on nightly, on
-# inputs up to 20000 bytes (past the 8 KiB and 16 KiB limits), starting from the committed
+# inputs up to 20000 bytes (past the 8 KiB and 16 KiB limits; websocket_frames: 70000, for its
+# 64 KiB frame), starting from the committed
 # seeds (fuzz/seeds*/) and the corpus of earlier runs (fuzz/corpus/, not committed). A crash
 # stops the run and leaves its input in fuzz/artifacts/: turn it into a unit test beside the
 # code, then fix it.
@@ -38,9 +39,12 @@ seed parse_split --split seeds
 seed differential --split seeds
 seed echo_json seeds seeds-echo
 seed proxy_header seeds-proxy # these seeds already start with their split count
-for target in parse_whole parse_split differential echo_json proxy_header; do
+seed websocket_frames seeds-websocket # these too
+for target in parse_whole parse_split differential echo_json proxy_header websocket_frames; do
     echo "fuzz: $target for ${seconds}s"
-    cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=20000 2>&1 \
+    max_len=20000
+    [ "$target" != websocket_frames ] || max_len=70000
+    cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len="$max_len" 2>&1 \
         | grep -E '^(#[0-9]+ *(DONE|INITED)|Done|==|SUMMARY|thread|panicked|.*Test unit written)' || true
     # cargo fuzz's own exit status is lost in the pipe: a crash leaves an artifact.
     if compgen -G "artifacts/$target/crash-*" >/dev/null; then

@@ -11,6 +11,7 @@
 //! - `metrics`: the per-worker counters and the `/metrics` page.
 //! - `proxy_protocol`: the PROXY protocol header parser.
 //! - `healthcheck`: the `--healthcheck` client.
+//! - `websocket`: RFC 6455 without I/O: the handshake, frames, the echo session.
 //! - `sys`: every `unsafe` libc call, and nothing else.
 
 pub mod config;
@@ -28,3 +29,4 @@ pub mod size;
 pub mod stream;
 pub mod sys;
 pub mod upload;
+pub mod websocket;

@@ -58,6 +58,8 @@ pub struct Config {
     pub max_body: u64,
     /// The most of a body `/echo?body=1` shows.
     pub max_echo_body: u64,
+    /// The longest WebSocket message `/ws` echoes (1009 past it).
+    pub ws_max_message: u64,
     /// Field lines added to every answer (`--header`), in order: name and value.
     pub headers: Vec<(String, String)>,
     /// The share of requests answered `fail_status` on purpose, in millionths.
@@ -92,6 +94,7 @@ impl Default for Config {
             max_data: 100 << 20,
             max_body: MAX_BODY,
             max_echo_body: 64 << 10,
+            ws_max_message: 16 << 20,
             headers: Vec::new(),
             fail_rate: 0,
             fail_status: 503,
@@ -395,7 +398,7 @@ pub const FLAGS: &[Flag] = &[
         name: "--echo",
         env: Some("WHO_ECHO"),
         argument: Argument::Required("on|off"),
-        help: "serve /echo (the request as received) and /status/NNN; off: only /who and /healthz",
+        help: "serve /echo, /status/NNN, /stream, /data, /upload and /ws; off: only /who, /healthz (and /metrics)",
         action: Action::Set(Setter::Switch(|c| &mut c.echo)),
     },
     Flag {
@@ -552,6 +555,22 @@ pub const FLAGS: &[Flag] = &[
         }),
     },
     Flag {
+        name: "--ws-max-message",
+        env: Some("WHO_WS_MAX_MESSAGE"),
+        argument: Argument::Required("SIZE"),
+        help: "the longest WebSocket message /ws echoes, closing with 1009 past it; a client \
+               that sends one whole before reading may make its echo wait whole (at most 1GiB)",
+        action: Action::Set(Setter::Custom {
+            set: |c, v| {
+                c.ws_max_message = parse_size(v.as_bytes())
+                    .filter(|size| (1..=1 << 30).contains(size))
+                    .ok_or_else(|| "expected a size such as 64KiB or 16MiB, 1B-1GiB".to_string())?;
+                Ok(())
+            },
+            show: |c| show_size(c.ws_max_message),
+        }),
+    },
+    Flag {
         name: "--header",
         env: Some("WHO_HEADERS"),
         argument: Argument::Required("'NAME: VALUE'"),
@@ -667,8 +686,10 @@ pub fn help() -> String {
         "whod {}: answers GET /who with the name of its host\n\n\
          Usage: whod [FLAGS]\n\n\
          Routes (GET or HEAD): /who (the host name); /healthz (200 ok, 503 after SIGUSR1\n\
-         or once stopping); /echo (the request as received, text or ?format=json);\n\
-         /status/NNN; /metrics (with --metrics). ?delay=250ms holds /who, /echo, /status.\n\
+         or once stopping); /echo (the request as received, text or ?format=json; also\n\
+         POST, PUT); /status/NNN; /stream?count=N&interval=D (chunked lines, or SSE);\n\
+         /data?size=N (N bytes); POST or PUT /upload (the body's size and CRC-32); /ws\n\
+         (a WebSocket echo); /metrics (with --metrics). ?delay=250ms holds an answer.\n\
          Signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT stop (after --shutdown-delay); SIGUSR1\n\
          makes /healthz answer 503, SIGUSR2 200 again; SIGTTIN makes every other route fail\n\
          (--sick), SIGTTOU well again.\n\n\

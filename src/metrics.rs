@@ -66,7 +66,21 @@ pub struct Counters {
     idle_timeouts: Counter,
     /// This worker's share of the answers held by `?delay` now: goes up and down.
     pub delayed_answers: Counter,
+    /// This worker's WebSocket connections open now: goes up and down.
+    pub websockets_open: Counter,
+    /// WebSocket messages and their payload bytes, received and sent.
+    pub websocket_messages_in: Counter,
+    pub websocket_messages_out: Counter,
+    pub websocket_bytes_in: Counter,
+    pub websocket_bytes_out: Counter,
+    /// WebSocket connections closed, by the code of the close that ended them
+    /// (`CLOSE_CODES`, then any other).
+    websocket_closes: [Counter; CLOSE_CODES.len() + 1],
 }
+
+/// The close codes `whod_websocket_closes_total` names; any other counts as `other`. 1006
+/// stands for a connection that ended without a close frame (RFC 6455 §7.1.5).
+pub const CLOSE_CODES: [u16; 9] = [1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1011];
 
 fn code_index(status: u16) -> usize {
     usize::from(status.clamp(100, 599) - 100)
@@ -83,7 +97,22 @@ impl Counters {
             header_timeouts: Counter::default(),
             idle_timeouts: Counter::default(),
             delayed_answers: Counter::default(),
+            websockets_open: Counter::default(),
+            websocket_messages_in: Counter::default(),
+            websocket_messages_out: Counter::default(),
+            websocket_bytes_in: Counter::default(),
+            websocket_bytes_out: Counter::default(),
+            websocket_closes: std::array::from_fn(|_| Counter::default()),
         }
+    }
+
+    /// A WebSocket connection ended with a close of `code`.
+    pub fn websocket_closed(&self, code: u16) {
+        let index = CLOSE_CODES
+            .iter()
+            .position(|&c| c == code)
+            .unwrap_or(CLOSE_CODES.len());
+        self.websocket_closes[index].add(1);
     }
 
     /// A request answered. `/status/NNN` is counted by class (`status` 503 as 500, shown
@@ -272,6 +301,7 @@ pub fn render(out: &mut Vec<u8>, workers: &[Counters], gauges: &Gauges) {
         family(out, name, kind, help);
         sample(out, name, "", value);
     }
+    write_websockets(out, workers);
     family(
         out,
         "whod_build_info",
@@ -285,6 +315,46 @@ pub fn render(out: &mut Vec<u8>, workers: &[Counters], gauges: &Gauges) {
         1,
     );
     write_process(out, gauges.start_time);
+}
+
+/// The WebSocket families: connections open, messages and bytes each way, closes by code.
+fn write_websockets(out: &mut Vec<u8>, workers: &[Counters]) {
+    let name = "whod_websocket_connections_open";
+    family(out, name, "gauge", "WebSocket connections open now.");
+    sample(out, name, "", total(workers, |w| &w.websockets_open));
+    let name = "whod_websocket_messages_total";
+    family(
+        out,
+        name,
+        "counter",
+        "WebSocket text and binary messages, received (in) and sent (out).",
+    );
+    sample(out, name, "direction=\"in\"", total(workers, |w| &w.websocket_messages_in));
+    sample(out, name, "direction=\"out\"", total(workers, |w| &w.websocket_messages_out));
+    let name = "whod_websocket_bytes_total";
+    family(
+        out,
+        name,
+        "counter",
+        "WebSocket message payload bytes, received (in) and sent (out).",
+    );
+    sample(out, name, "direction=\"in\"", total(workers, |w| &w.websocket_bytes_in));
+    sample(out, name, "direction=\"out\"", total(workers, |w| &w.websocket_bytes_out));
+    let name = "whod_websocket_closes_total";
+    family(
+        out,
+        name,
+        "counter",
+        "WebSocket connections closed, by the code of the close that ended them (1006: none \
+         came).",
+    );
+    for (index, code) in CLOSE_CODES.iter().map(u16::to_string).chain(["other".to_string()]).enumerate() {
+        let count = workers
+            .iter()
+            .map(|w| w.websocket_closes[index].get())
+            .fold(0, u64::wrapping_add);
+        sample(out, name, &format!("code=\"{code}\""), count);
+    }
 }
 
 /// The standard process metrics, as the Prometheus client libraries name them. They come

@@ -406,6 +406,7 @@ fn sample(flag: &Flag) -> (&'static str, fn(&Config) -> bool) {
         "--max-data" => ("1GiB", |c| c.max_data == 1 << 30),
         "--max-body" => ("10GiB", |c| c.max_body == 10 << 30),
         "--max-echo-body" => ("1KiB", |c| c.max_echo_body == 1024),
+        "--ws-max-message" => ("64KiB", |c| c.ws_max_message == 64 << 10),
         "--header" => ("X-A: 1", |c| c.headers == [("X-A".into(), "1".into())]),
         "--fail-rate" => ("0.25", |c| c.fail_rate == 250_000),
         "--fail-status" => ("500", |c| c.fail_status == 500),
@@ -443,13 +444,14 @@ fn the_table_the_struct_help_and_the_readme_agree() {
         max_data: _,
         max_body: _,
         max_echo_body: _,
+        ws_max_message: _,
         headers: _,
         fail_rate: _,
         fail_status: _,
         latency: _,
         sick: _,
     } = Config::default();
-    const FIELDS: usize = 24;
+    const FIELDS: usize = 25;
     let setters: Vec<&Flag> = FLAGS
         .iter()
         .filter(|f| matches!(f.action, Action::Set(_)))

@@ -52,6 +52,8 @@ pub struct Head {
     /// HEAD: the headers a GET would get, no body.
     pub head_only: bool,
     pub length: Length,
+    /// One more field line the answer needs, with its CRLF: a 426's `Sec-WebSocket-Version`.
+    pub field: Option<&'static [u8]>,
 }
 
 impl Head {
@@ -65,6 +67,7 @@ impl Head {
             connection: Connection::Persistent,
             head_only: false,
             length: Length::Body,
+            field: None,
         }
     }
 }
@@ -224,6 +227,9 @@ impl Head {
             Connection::KeepAlive => out.extend_from_slice(b"Connection: keep-alive\r\n"),
             Connection::Close => out.extend_from_slice(b"Connection: close\r\n"),
         }
+        if let Some(field) = self.field {
+            out.extend_from_slice(field);
+        }
         if !extra.lines.is_empty() {
             out.extend_from_slice(&extra.lines);
         }
@@ -253,6 +259,7 @@ mod tests {
             content_type: TEXT,
             head_only: false,
             length: Length::Body,
+            field: None,
             allow: None,
             vary_accept: false,
             connection: Connection::Persistent,
@@ -267,6 +274,7 @@ mod tests {
             content_type: TEXT,
             head_only: true,
             length: Length::Body,
+            field: None,
             allow: None,
             vary_accept: false,
             connection: Connection::Persistent,
@@ -281,6 +289,7 @@ mod tests {
             content_type: TEXT,
             head_only: false,
             length: Length::Body,
+            field: None,
             allow: Some("GET, HEAD"),
             vary_accept: false,
             connection: Connection::Close,
@@ -293,6 +302,7 @@ mod tests {
             content_type: TEXT,
             head_only: false,
             length: Length::Body,
+            field: None,
             allow: None,
             vary_accept: false,
             connection: Connection::KeepAlive,
@@ -318,6 +328,7 @@ mod tests {
             content_type: "application/json",
             head_only: false,
             length: Length::Body,
+            field: None,
             allow: None,
             vary_accept: true,
             connection: Connection::Persistent,

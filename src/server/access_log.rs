@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::config::AccessLog as Format;
 use crate::echo;
@@ -32,7 +33,6 @@ impl AccessLog {
     /// refused before it was understood (shown as `"-"`). Bytes that could break a quoted
     /// field (`"`, controls, bytes ≥ 0x80) are written `\xHH`, as nginx does, and a backslash
     /// `\\`. (Out of line: rare work, kept out of the code the request path inlines.)
-    #[inline(never)]
     pub fn line(
         &mut self,
         date: &[u8; 26],
@@ -40,6 +40,21 @@ impl AccessLog {
         head: Option<&[u8]>,
         status: u16,
         bytes: usize,
+    ) {
+        self.line_lasting(date, client, head, status, bytes, None);
+    }
+
+    /// As `line`, for an upgraded connection, written at its close: `lasted` (its time open,
+    /// in seconds to the millisecond) ends the line, after the format's own fields.
+    #[inline(never)]
+    pub fn line_lasting(
+        &mut self,
+        date: &[u8; 26],
+        client: SocketAddr,
+        head: Option<&[u8]>,
+        status: u16,
+        bytes: usize,
+        lasted: Option<Duration>,
     ) {
         let out = &mut self.lines;
         let _ = write!(out, "{} - - [", client.ip());
@@ -60,6 +75,9 @@ impl AccessLog {
                 }
                 out.push(b'"');
             }
+        }
+        if let Some(lasted) = lasted {
+            let _ = write!(out, " {}.{:03}", lasted.as_secs(), lasted.subsec_millis());
         }
         out.push(b'\n');
     }
@@ -109,5 +127,14 @@ mod tests {
             lines[1]
         );
         assert!(!log.is_off() && AccessLog::new(Format::Off).is_off());
+        let mut log = AccessLog::new(Format::Common);
+        let upgrade = b"GET /ws HTTP/1.1\r\nHost: a\r\n\r\n";
+        let lasted = Some(Duration::from_millis(12_345));
+        log.line_lasting(DATE, client, Some(upgrade), 101, 2048, lasted);
+        assert!(
+            log.lines.ends_with(b"] \"GET /ws HTTP/1.1\" 101 2048 12.345\n"),
+            "{}",
+            String::from_utf8_lossy(&log.lines)
+        );
     }
 }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::dispatch::{self, Peers};
 use super::request_body::{RequestBody, Seen};
+use super::websocket::WebSocket;
 use super::worker_state::WorkerState;
 use crate::http::body::BodyReader;
 use crate::http::request::{self, Request};
@@ -25,9 +26,11 @@ use crate::http::response::{self, Connection, Length};
 use crate::http::{Reject, Status};
 use crate::metrics::Timeout;
 use crate::proxy_protocol;
-use crate::routes::{AboutBody, Answer, Body, Events};
+use crate::routes::{AboutBody, Answer, Body, Events, Upgrade};
 use crate::stream;
 use crate::sys;
+use crate::websocket::handshake;
+use crate::websocket::session::{GOING_AWAY, Read};
 
 /// Answers a connection may have waiting to be sent before it stops answering more: a client
 /// that pipelines requests without reading the answers holds at most this much (plus one read
@@ -71,6 +74,9 @@ enum Reading {
     /// answer is written once the body ends. (Boxed, as `Writing::Delayed`: rare, and large
     /// beside the other states, whose tags the request path checks several times a request.)
     Body(Box<RequestBody>),
+    /// After a 101: WebSocket frames, echoed as they come (the write side stays `Answering`:
+    /// frames go out as answers do).
+    WebSocket(Box<WebSocket>),
     /// No more requests: the last answer is decided. `unread`: the client may still be sending
     /// (its request was refused, or bytes followed the last request answered).
     Done { unread: bool },
@@ -125,8 +131,10 @@ enum Filled {
         filled: usize,
         read: bool,
     },
-    /// Nothing to serve: the socket is empty, or the client's end of file came.
+    /// Nothing to serve: the socket is empty.
     Nothing,
+    /// The client's end of file came: it sends no more.
+    End,
     Failed,
 }
 
@@ -186,6 +194,9 @@ pub(crate) enum Timer {
     FirstRequest,
     /// A stream's next event is due.
     Event,
+    /// A WebSocket client has been quiet half the idle timeout (a ping), or all of it (the
+    /// close).
+    Quiet,
     /// Between requests: close silently.
     Idle,
     /// A request is arriving: answer 408 and close.
@@ -286,8 +297,23 @@ impl Conn {
     fn is_reading(&self) -> bool {
         matches!(
             self.reading,
-            Reading::ProxyHeader | Reading::Heads { .. } | Reading::Body(..)
+            Reading::ProxyHeader | Reading::Heads { .. } | Reading::Body(..) | Reading::WebSocket(_)
         )
+    }
+
+    /// More should be read now. Not while answers wait for the client (so that one that does
+    /// not read holds at most `OUTPUT_LIMIT`), nor while an answer holds the connection; but a
+    /// WebSocket message's echo may wait whole, as many clients send a whole message before
+    /// they read (see `websocket::session`).
+    fn wants_input(&self) -> bool {
+        match &self.reading {
+            Reading::WebSocket(ws) => self.unsent.len() < OUTPUT_LIMIT || ws.in_message(),
+            _ => {
+                self.is_reading()
+                    && self.unsent.is_empty()
+                    && matches!(self.writing, Writing::Answering)
+            }
+        }
     }
 
     /// The client shut its sending side: its end of file will be read after what it sent.
@@ -306,10 +332,7 @@ impl Conn {
         let mut reads = 0;
         // While answers are waiting for the client to read them, or one is held by a delay,
         // read no more requests.
-        while self.is_reading()
-            && self.unsent.is_empty()
-            && matches!(self.writing, Writing::Answering)
-        {
+        while self.wants_input() {
             if reads == READS_PER_EVENT {
                 self.set_timer(worker, answered);
                 return Next::Again;
@@ -318,6 +341,13 @@ impl Conn {
             let (filled, read) = match self.read_behind_kept(buf) {
                 Filled::Bytes { filled, read } => (filled, read),
                 Filled::Nothing => break,
+                Filled::End => {
+                    // The client sends no more: answer nothing further, send what is owed,
+                    // close. (A WebSocket ends without a close frame: 1006.)
+                    self.end_websocket(worker);
+                    self.reading = Reading::Done { unread: false };
+                    break;
+                }
                 Filled::Failed => return Next::Close,
             };
             let data = &buf[..filled];
@@ -361,12 +391,9 @@ impl Conn {
         } else {
             match sys::read(&self.stream, &mut buf[kept..]) {
                 Ok(0) => {
-                    // The client sends no more: answer nothing further, send what is owed,
-                    // close.
                     self.kept = Kept::Nothing;
-                    self.reading = Reading::Done { unread: false };
                     self.inbound = Inbound::Eof;
-                    return Filled::Nothing;
+                    return Filled::End;
                 }
                 Ok(n) => {
                     if self.inbound != Inbound::PeerClosed {
@@ -460,6 +487,17 @@ impl Conn {
                             break;
                         }
                     }
+                }
+                Reading::WebSocket(ws) => {
+                    let outcome = ws.read(&data[at..], &mut worker.batch, worker.clock.now);
+                    ws.account(worker.counters());
+                    if let Read::Closed { .. } = outcome {
+                        self.end_websocket(worker);
+                        // The closing handshake is over: the server closes first, lingering
+                        // over what the client may still send.
+                        self.reading = Reading::Done { unread: true };
+                    }
+                    return Served::UpTo(data.len());
                 }
                 // (The PROXY header was read above, and a lingering connection serves nothing.)
                 Reading::Done { .. } | Reading::ProxyHeader | Reading::Lingering => break,
@@ -579,6 +617,9 @@ impl Conn {
             self.writing = Writing::Delayed(Box::new(answer));
             return;
         }
+        if let Body::Upgrade(upgrade) = answer.body {
+            return self.upgrade(*upgrade, worker);
+        }
         worker.write_answer(&answer);
         let closes = answer.head.connection == Connection::Close;
         match answer.body {
@@ -608,6 +649,27 @@ impl Conn {
         if closes {
             self.reading = Reading::Done { unread: false };
         }
+    }
+
+    /// The handshake was accepted: the 101, the greeting if one was asked for, and from now on
+    /// WebSocket frames.
+    fn upgrade(&mut self, upgrade: Upgrade, worker: &mut WorkerState) {
+        let Upgrade {
+            accept,
+            greeting,
+            head,
+        } = upgrade;
+        let extra = &worker.settings.extra.lines;
+        handshake::write_switching(&accept, extra, &mut worker.batch);
+        let log_head = (!worker.log.is_off()).then_some(head);
+        let max_message = worker.settings.ws_max_message;
+        let mut ws = WebSocket::new(max_message, worker.clock.now, log_head);
+        if let Some(greeting) = greeting {
+            ws.session.text(&greeting, &mut worker.batch);
+            ws.account(worker.counters());
+        }
+        worker.counters().websockets_open.add(1);
+        self.reading = Reading::WebSocket(Box::new(ws));
     }
 
     /// Writes the events of the stream that are due, as long as the client keeps up (what
@@ -732,15 +794,51 @@ impl Conn {
                 self.set_timer(worker, true);
                 self.after_send(buf, worker)
             }
+            // An open WebSocket is told the server is going away (1001), and lingers for the
+            // client's close.
+            Writing::Answering if matches!(self.reading, Reading::WebSocket(_)) => {
+                if let Reading::WebSocket(ws) = &mut self.reading {
+                    ws.session.close(GOING_AWAY, "server stopping", &mut worker.batch);
+                }
+                self.end_websocket(worker);
+                self.reading = Reading::Done { unread: true };
+                if self.send(worker).is_err() {
+                    return Next::Close;
+                }
+                self.set_timer(worker, true);
+                self.after_send(buf, worker)
+            }
             Writing::Answering | Writing::Download(_) => Next::Wait,
         }
     }
 
+    /// The WebSocket is over (closed both ways, failed, stopped, timed out, or the connection
+    /// lost): counted by the code of the close that ended it, and logged with how long it
+    /// lasted. Leaves the reading state as it is.
+    fn end_websocket(&mut self, worker: &mut WorkerState) {
+        let Reading::WebSocket(ws) = &mut self.reading else {
+            return;
+        };
+        ws.account(worker.counters());
+        let counters = worker.counters();
+        counters.websockets_open.sub(1);
+        counters.websocket_closed(ws.close_code());
+        if let Some(head) = ws.log_head.take() {
+            let date = worker.clock.log_date;
+            let sent = ws.session.counters().bytes_out as usize;
+            let lasted = worker.clock.now.saturating_duration_since(ws.since);
+            worker
+                .log
+                .line_lasting(&date, self.client, Some(&head), 101, sent, Some(lasted));
+        }
+    }
+
     /// The worker closes the connection: what it counted as in progress is no longer.
-    pub fn close(&self, worker: &WorkerState) {
+    pub fn close(&mut self, worker: &mut WorkerState) {
         if let Writing::Delayed(_) = self.writing {
             worker.counters().delayed_answers.sub(1);
         }
+        self.end_websocket(worker);
     }
 
     /// Answers a bad request with its status and reason, and closes: nothing after a bad
@@ -888,9 +986,15 @@ impl Conn {
     fn set_timer(&mut self, worker: &WorkerState, answered: bool) {
         let settings = &worker.settings;
         let (timer, timeout) = match &self.writing {
-            Writing::Answering => match self.reading {
+            Writing::Answering => match &self.reading {
                 Reading::Lingering => return,
                 _ if !self.unsent.is_empty() => (Timer::Send, settings.idle_timeout),
+                // Its own deadline, from when the client was last heard.
+                Reading::WebSocket(ws) => {
+                    self.timer = Timer::Quiet;
+                    self.deadline = ws.deadline(settings.idle_timeout);
+                    return;
+                }
                 Reading::Body(..) => (Timer::Request, settings.header_timeout),
                 _ if !self.kept.is_empty() => (Timer::Request, settings.header_timeout),
                 Reading::ProxyHeader | Reading::Heads { first: true } => {
@@ -926,6 +1030,20 @@ impl Conn {
                     return Next::Close;
                 }
                 return self.resume(buf, worker);
+            }
+            Timer::Quiet => {
+                if let Reading::WebSocket(ws) = &mut self.reading
+                    && ws.on_quiet(&mut worker.batch)
+                {
+                    worker.counters().timeout(Timeout::Idle);
+                    self.end_websocket(worker);
+                    self.reading = Reading::Done { unread: true };
+                }
+                if self.send(worker).is_err() {
+                    return Next::Close;
+                }
+                self.set_timer(worker, true);
+                return self.after_send(buf, worker);
             }
             // A PROXY protocol header never gets an HTTP answer.
             Timer::Request if matches!(self.reading, Reading::ProxyHeader) => {

@@ -40,6 +40,8 @@ pub(crate) fn answer(
 ) -> Answer {
     let facts = Facts { worker, peers };
     let mut answer = routes::route(request, head, &worker.settings.routes, &facts);
+    // A route that refuses an upgrade closes the connection, whatever the request asked.
+    let closes = answer.head.connection == Connection::Close;
     if request.unmet_expectation {
         // "A server that receives an Expect field value containing a member other than
         // 100-continue MAY respond with a 417 (Expectation Failed)" (RFC 9110 §10.1.1).
@@ -48,7 +50,11 @@ pub(crate) fn answer(
         answer.delay = Duration::ZERO;
     }
     inject_faults(&mut answer, worker);
-    answer.head.connection = routes::connection(request, worker.shutting_down);
+    answer.head.connection = if closes {
+        Connection::Close
+    } else {
+        routes::connection(request, worker.shutting_down)
+    };
     answer.head.head_only = request.method == b"HEAD";
     answer.head.length = match answer.body {
         Body::Download(size) => Length::Declared(size),
@@ -62,8 +68,9 @@ pub(crate) fn answer(
     };
     let status = answer.head.status;
     worker.counters().request(answer.route, status);
-    // An answer about the body is logged once it is written whole, by `finish`.
-    if !worker.log.is_off() && !matches!(answer.body, Body::AboutBody(_)) {
+    // An answer about the body is logged once it is written whole, by `finish`; an upgrade
+    // when its connection closes.
+    if !worker.log.is_off() && !matches!(answer.body, Body::AboutBody(_) | Body::Upgrade(_)) {
         let bytes = if answer.head.head_only || matches!(status, 204 | 304) {
             0
         } else {

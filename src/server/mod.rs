@@ -20,6 +20,7 @@ mod conn;
 mod dispatch;
 mod request_body;
 mod state;
+mod websocket;
 mod worker;
 mod worker_state;
 

@@ -278,8 +278,8 @@ impl Worker {
 
     fn close(&mut self, index: usize) {
         let slot = &mut self.slots[index];
-        if let Some(conn) = &slot.conn {
-            conn.close(&self.state);
+        if let Some(conn) = &mut slot.conn {
+            conn.close(&mut self.state);
             // Dropped where it lies (taking it out would copy it first). Dropping the stream
             // closes the socket, which also removes it from the epoll set.
             slot.conn = None;

@@ -33,9 +33,10 @@ pub(crate) struct Settings {
     pub echo_hide: Vec<String>,
     /// `--header`: the operator's field lines, on every answer.
     pub extra: response::Extra,
-    /// `--max-body`, `--max-echo-body`.
+    /// `--max-body`, `--max-echo-body`, `--ws-max-message`.
     pub max_body: u64,
     pub max_echo_body: u64,
+    pub ws_max_message: u64,
     pub faults: Faults,
 }
 
@@ -116,6 +117,7 @@ impl WorkerState {
                 extra: extra_headers(&config.headers),
                 max_body: config.max_body,
                 max_echo_body: config.max_echo_body,
+                ws_max_message: config.ws_max_message,
                 faults: Faults::from(config),
             },
             clock: Clock::new(),
@@ -313,7 +315,7 @@ fn body_bytes<'a>(hostname: &'a [u8], body: &'a Body) -> &'a [u8] {
         Body::Owned(bytes) => bytes,
         // Written after the head, as they come; an answer about a body is made `Owned` before
         // it is written.
-        Body::Events(_) | Body::Download(_) | Body::AboutBody(_) => b"",
+        Body::Events(_) | Body::Download(_) | Body::AboutBody(_) | Body::Upgrade(_) => b"",
     }
 }
 

@@ -207,6 +207,12 @@ impl Session {
         }
     }
 
+    /// A text or binary message has begun and not ended: its echo may have to wait whole
+    /// (see the module's docs on what the caller must allow).
+    pub fn in_message(&self) -> bool {
+        self.message.is_some()
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.counters
     }

@@ -615,8 +615,12 @@ fn closing_a_connection_with_a_delayed_answer_uncounts_it() {
     h.send(b"GET /who?delay=10s HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(h.readable(), Next::Wait);
     assert_eq!(h.worker.counters().delayed_answers.get(), 1);
-    let Harness { conn, worker, .. } = h;
-    conn.close(&worker);
+    let Harness {
+        mut conn,
+        mut worker,
+        ..
+    } = h;
+    conn.close(&mut worker);
     assert_eq!(worker.counters().delayed_answers.get(), 0);
 }
 

@@ -329,8 +329,18 @@ fn write_websockets(out: &mut Vec<u8>, workers: &[Counters]) {
         "counter",
         "WebSocket text and binary messages, received (in) and sent (out).",
     );
-    sample(out, name, "direction=\"in\"", total(workers, |w| &w.websocket_messages_in));
-    sample(out, name, "direction=\"out\"", total(workers, |w| &w.websocket_messages_out));
+    sample(
+        out,
+        name,
+        "direction=\"in\"",
+        total(workers, |w| &w.websocket_messages_in),
+    );
+    sample(
+        out,
+        name,
+        "direction=\"out\"",
+        total(workers, |w| &w.websocket_messages_out),
+    );
     let name = "whod_websocket_bytes_total";
     family(
         out,
@@ -338,8 +348,18 @@ fn write_websockets(out: &mut Vec<u8>, workers: &[Counters]) {
         "counter",
         "WebSocket message payload bytes, received (in) and sent (out).",
     );
-    sample(out, name, "direction=\"in\"", total(workers, |w| &w.websocket_bytes_in));
-    sample(out, name, "direction=\"out\"", total(workers, |w| &w.websocket_bytes_out));
+    sample(
+        out,
+        name,
+        "direction=\"in\"",
+        total(workers, |w| &w.websocket_bytes_in),
+    );
+    sample(
+        out,
+        name,
+        "direction=\"out\"",
+        total(workers, |w| &w.websocket_bytes_out),
+    );
     let name = "whod_websocket_closes_total";
     family(
         out,
@@ -348,7 +368,12 @@ fn write_websockets(out: &mut Vec<u8>, workers: &[Counters]) {
         "WebSocket connections closed, by the code of the close that ended them (1006: none \
          came).",
     );
-    for (index, code) in CLOSE_CODES.iter().map(u16::to_string).chain(["other".to_string()]).enumerate() {
+    for (index, code) in CLOSE_CODES
+        .iter()
+        .map(u16::to_string)
+        .chain(["other".to_string()])
+        .enumerate()
+    {
         let count = workers
             .iter()
             .map(|w| w.websocket_closes[index].get())

@@ -103,7 +103,10 @@ impl Socket {
     /// The handshake, checked: a 101 with the right accept value.
     fn upgrade(whod: &Whod, target: &str) -> Socket {
         let (head, socket) = Socket::open(whod, &upgrade_request(target, ""));
-        assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
+        assert!(
+            head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+            "{head}"
+        );
         assert!(head.contains("\r\nUpgrade: websocket\r\n"), "{head}");
         assert!(head.contains("\r\nConnection: Upgrade\r\n"), "{head}");
         assert!(
@@ -245,8 +248,14 @@ fn a_greeting_is_the_echo_of_the_upgrade_request() {
         panic!("a text message first");
     };
     let greeting = String::from_utf8(greeting).unwrap();
-    assert!(greeting.contains("\nGET /ws?greeting=text HTTP/1.1\n"), "{greeting}");
-    assert!(greeting.contains(&format!("hostname: {}\n", hostname())), "{greeting}");
+    assert!(
+        greeting.contains("\nGET /ws?greeting=text HTTP/1.1\n"),
+        "{greeting}"
+    );
+    assert!(
+        greeting.contains(&format!("hostname: {}\n", hostname())),
+        "{greeting}"
+    );
     assert!(greeting.contains("Sec-WebSocket-Key: "), "{greeting}");
     let mut ws = Socket::upgrade(&whod, "/ws?greeting=json");
     let Received::Message(TEXT, greeting) = ws.receive() else {
@@ -277,11 +286,7 @@ fn a_handshake_that_is_wrong_is_refused_saying_why() {
             400,
             "Sec-WebSocket-Key",
         ),
-        (
-            valid.replace(KEY, "c2hvcnQ="),
-            400,
-            "c2hvcnQ=",
-        ),
+        (valid.replace(KEY, "c2hvcnQ="), 400, "c2hvcnQ="),
         (
             valid.replace("Upgrade: websocket", "Upgrade: h2c"),
             400,
@@ -318,7 +323,13 @@ fn a_handshake_that_is_wrong_is_refused_saying_why() {
         assert!(socket.is_closed(), "{request:?}");
     }
     // Still serving, and nothing was upgraded.
-    assert_eq!(metric(&Whod::start(&["--metrics"]), "whod_websocket_connections_open"), "0");
+    assert_eq!(
+        metric(
+            &Whod::start(&["--metrics"]),
+            "whod_websocket_connections_open"
+        ),
+        "0"
+    );
 }
 
 #[test]
@@ -408,10 +419,7 @@ fn a_quiet_client_is_pinged_then_closed_at_the_idle_timeout() {
     assert_eq!(reason, "idle timeout");
     assert!(opened.elapsed() >= Duration::from_millis(2900));
     assert!(ws.is_closed());
-    assert_eq!(
-        metric(&whod, "whod_timeouts_total{kind=\"idle\"}"),
-        "1"
-    );
+    assert_eq!(metric(&whod, "whod_timeouts_total{kind=\"idle\"}"), "1");
 }
 
 /// A client that sends a whole message before it reads the echo (a blocking send, as many
@@ -453,7 +461,10 @@ fn the_metrics_count_connections_messages_and_closes_and_the_log_says_how_long()
     let count = |name: &str| metric(&whod, name);
     assert_eq!(count("whod_websocket_closes_total{code=\"1000\"}"), "1");
     assert_eq!(count("whod_websocket_closes_total{code=\"1006\"}"), "1");
-    assert_eq!(count("whod_websocket_messages_total{direction=\"in\"}"), "1");
+    assert_eq!(
+        count("whod_websocket_messages_total{direction=\"in\"}"),
+        "1"
+    );
     assert_eq!(count("whod_websocket_bytes_total{direction=\"out\"}"), "5");
     whod.signal("TERM");
     whod.wait(TIMEOUT);

@@ -132,7 +132,8 @@ mod tests {
         let lasted = Some(Duration::from_millis(12_345));
         log.line_lasting(DATE, client, Some(upgrade), 101, 2048, lasted);
         assert!(
-            log.lines.ends_with(b"] \"GET /ws HTTP/1.1\" 101 2048 12.345\n"),
+            log.lines
+                .ends_with(b"] \"GET /ws HTTP/1.1\" 101 2048 12.345\n"),
             "{}",
             String::from_utf8_lossy(&log.lines)
         );

@@ -297,7 +297,10 @@ impl Conn {
     fn is_reading(&self) -> bool {
         matches!(
             self.reading,
-            Reading::ProxyHeader | Reading::Heads { .. } | Reading::Body(..) | Reading::WebSocket(_)
+            Reading::ProxyHeader
+                | Reading::Heads { .. }
+                | Reading::Body(..)
+                | Reading::WebSocket(_)
         )
     }
 
@@ -798,7 +801,8 @@ impl Conn {
             // client's close.
             Writing::Answering if matches!(self.reading, Reading::WebSocket(_)) => {
                 if let Reading::WebSocket(ws) = &mut self.reading {
-                    ws.session.close(GOING_AWAY, "server stopping", &mut worker.batch);
+                    ws.session
+                        .close(GOING_AWAY, "server stopping", &mut worker.batch);
                 }
                 self.end_websocket(worker);
                 self.reading = Reading::Done { unread: true };

@@ -309,14 +309,10 @@ impl Conn {
     /// WebSocket message's echo may wait whole, as many clients send a whole message before
     /// they read (see `websocket::session`).
     fn wants_input(&self) -> bool {
-        match &self.reading {
-            Reading::WebSocket(ws) => self.unsent.len() < OUTPUT_LIMIT || ws.in_message(),
-            _ => {
-                self.is_reading()
-                    && self.unsent.is_empty()
-                    && matches!(self.writing, Writing::Answering)
-            }
+        if self.unsent.is_empty() && matches!(self.writing, Writing::Answering) {
+            return self.is_reading();
         }
+        matches!(&self.reading, Reading::WebSocket(ws) if self.unsent.len() < OUTPUT_LIMIT || ws.in_message())
     }
 
     /// The client shut its sending side: its end of file will be read after what it sent.
@@ -491,15 +487,8 @@ impl Conn {
                         }
                     }
                 }
-                Reading::WebSocket(ws) => {
-                    let outcome = ws.read(&data[at..], &mut worker.batch, worker.clock.now);
-                    ws.account(worker.counters());
-                    if let Read::Closed { .. } = outcome {
-                        self.end_websocket(worker);
-                        // The closing handshake is over: the server closes first, lingering
-                        // over what the client may still send.
-                        self.reading = Reading::Done { unread: true };
-                    }
+                Reading::WebSocket(_) => {
+                    self.read_frames(&data[at..], worker);
                     return Served::UpTo(data.len());
                 }
                 // (The PROXY header was read above, and a lingering connection serves nothing.)
@@ -656,6 +645,7 @@ impl Conn {
 
     /// The handshake was accepted: the 101, the greeting if one was asked for, and from now on
     /// WebSocket frames.
+    #[inline(never)]
     fn upgrade(&mut self, upgrade: Upgrade, worker: &mut WorkerState) {
         let Upgrade {
             accept,
@@ -813,6 +803,23 @@ impl Conn {
                 self.after_send(buf, worker)
             }
             Writing::Answering | Writing::Download(_) => Next::Wait,
+        }
+    }
+
+    /// Feeds a WebSocket's frames to its session; the echoes go to the batch. (Out of line, as
+    /// `answer_with_body`: the loop that serves a plain `GET /who` stays small.)
+    #[inline(never)]
+    fn read_frames(&mut self, data: &[u8], worker: &mut WorkerState) {
+        let Reading::WebSocket(ws) = &mut self.reading else {
+            return;
+        };
+        let outcome = ws.read(data, &mut worker.batch, worker.clock.now);
+        ws.account(worker.counters());
+        if let Read::Closed { .. } = outcome {
+            self.end_websocket(worker);
+            // The closing handshake is over: the server closes first, lingering over what the
+            // client may still send.
+            self.reading = Reading::Done { unread: true };
         }
     }
 
@@ -993,16 +1000,16 @@ impl Conn {
             Writing::Answering => match &self.reading {
                 Reading::Lingering => return,
                 _ if !self.unsent.is_empty() => (Timer::Send, settings.idle_timeout),
+                Reading::Body(..) => (Timer::Request, settings.header_timeout),
+                _ if !self.kept.is_empty() => (Timer::Request, settings.header_timeout),
+                Reading::ProxyHeader | Reading::Heads { first: true } => {
+                    (Timer::FirstRequest, settings.header_timeout)
+                }
                 // Its own deadline, from when the client was last heard.
                 Reading::WebSocket(ws) => {
                     self.timer = Timer::Quiet;
                     self.deadline = ws.deadline(settings.idle_timeout);
                     return;
-                }
-                Reading::Body(..) => (Timer::Request, settings.header_timeout),
-                _ if !self.kept.is_empty() => (Timer::Request, settings.header_timeout),
-                Reading::ProxyHeader | Reading::Heads { first: true } => {
-                    (Timer::FirstRequest, settings.header_timeout)
                 }
                 _ => (Timer::Idle, settings.idle_timeout),
             },

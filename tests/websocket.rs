@@ -298,6 +298,13 @@ fn a_handshake_that_is_wrong_is_refused_saying_why() {
             "keep-alive",
         ),
         (valid.replacen("GET", "POST", 1), 400, "POST"),
+        // An upgrade request has no body (RFC 6455 §4.1: a GET); one that has one is refused
+        // rather than its body read as frames.
+        (
+            valid.replace("\r\n\r\n", "\r\nContent-Length: 5\r\n\r\nhello"),
+            400,
+            "body",
+        ),
         (valid.replace("/ws", "/ws?greeting=xml"), 400, "xml"),
     ];
     for (request, status, named) in cases {

@@ -123,10 +123,10 @@ FAMILIES = {
     "process_max_fds": "gauge",
     "process_start_time_seconds": "gauge",
 }
-ROUTES = {"who", "healthz", "echo", "status", "metrics", "other"}
+ROUTES = {"who", "healthz", "echo", "status", "stream", "data", "metrics", "other"}
 # Each route's usual code, the sample the page always shows (docs/operations.md): /status/NNN is
 # counted by class, and a 404 is all `other` ever answers.
-USUAL_CODE = {"who": "200", "healthz": "200", "echo": "200", "metrics": "200"}
+USUAL_CODE = {r: "200" for r in ("who", "healthz", "echo", "stream", "data", "metrics")}
 USUAL_CODE.update(status="2xx", other="404")
 
 

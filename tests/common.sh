@@ -48,15 +48,27 @@ summary() { # summary: ends the last section, prints the counts; fails if any ch
 }
 
 section_started=""
+# Sections nest: a script started by another that sourced this file (make test under .ci/run,
+# tests/docker.sh under tests/podman.sh) is one level deeper, and marks its sections -- where
+# the top level marks them ==, so that each level's times can be told apart.
+export WHO_SECTION_DEPTH=$((${WHO_SECTION_DEPTH:--1} + 1))
 # section TITLE: says how long the previous section took, then starts this one, with the time.
 section() {
     section_end
     section_started=$(date +%s)
-    printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"
+    if [ "$WHO_SECTION_DEPTH" = 0 ]; then
+        printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"
+    else
+        printf '\n-- %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"
+    fi
 }
 # section_end: says how long the current section took, if one was started; ends it.
 section_end() {
-    [ -z "$section_started" ] || printf '   (%d s)\n' $(($(date +%s) - section_started))
+    if [ -n "$section_started" ] && [ "$WHO_SECTION_DEPTH" = 0 ]; then
+        printf '   (%d s)\n' $(($(date +%s) - section_started))
+    elif [ -n "$section_started" ]; then
+        printf '   -- %d s\n' $(($(date +%s) - section_started))
+    fi
     section_started=""
 }
 

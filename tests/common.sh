@@ -5,10 +5,10 @@
 #   source "$(dirname "$0")/../tests/common.sh"   (bench/, scripts/, .ci/)
 # Sourcing it sets strict mode without -e (`set -uo pipefail`: a test script counts failures
 # with `check` and goes on; a script that must stop at the first failure adds `set -e`, and the
-# functions here work under it), moves to
-# the repository's top directory, sets DOCKER, IMAGE and RUST_IMAGE unless they are set, and
-# arranges the teardown at exit: the processes started (`pids`), the `on_exit` commands, the
-# containers (`containers`), the work directory. A script sets no EXIT trap of its own.
+# functions here work under it), moves to the repository's top directory, sets DOCKER, IMAGE
+# and RUST_IMAGE unless they are set, and arranges the teardown at exit: the processes started
+# (`pids`), the `on_exit` commands, the containers (`containers`), the work directory. A script
+# sets no EXIT trap of its own.
 #
 # What it offers, each below with its use: check and summary (counted outcomes), section
 # (headings timed), wait_until (the one bounded poll loop), tools_or_skip and engine_or_skip

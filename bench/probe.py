@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Measurements wrk cannot make, for bench/run.sh. Loopback only, every loop bounded.
+"""Measurements wrk cannot make, for bench/run.sh. Loopback only, every loop bounded. Raw HTTP,
+the poll loop and the /proc reads are tests/harness.py's.
 
   probe.py first200 PORT CMD...   exec CMD, print the ms until GET /who first answers 200 and the
                                   pid of CMD, which is left running; gives up after 5 s
@@ -18,50 +19,15 @@
 """
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import harness  # noqa: E402  (tests/harness.py: raw HTTP, /proc, the poll loop)
+from harness import cpu_ticks, rss_kib, with_children  # noqa: E402
+
 REQUEST = b"GET /who HTTP/1.1\r\nHost: bench\r\n\r\n"
-
-
-def with_children(pid):
-    """pid and its children (nginx's worker is the master's child)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [pid] + [int(p) for p in f.read().split()]
-    except OSError:
-        return [pid]
-
-
-def cpu_ticks(pid):
-    total = 0
-    for p in with_children(pid):
-        with open(f"/proc/{p}/stat") as f:
-            fields = f.read().rsplit(") ", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total
-
-
-def rss_kib(pid):
-    """VmRSS of pid and of its children."""
-    total = 0
-    for p in with_children(pid):
-        with open(f"/proc/{p}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total
-
-
-def answered_200(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(REQUEST)
-            return s.recv(64).startswith(b"HTTP/1.1 200")
-    except OSError:
-        return False
 
 
 def default_sigint():
@@ -76,34 +42,25 @@ def first200(port, cmd, limit=5.0, pause=0.0002, sigint=False):
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=default_sigint if sigint else None)
-    while time.perf_counter() - start < limit:
-        if answered_200(port):
-            return proc, (time.perf_counter() - start) * 1000
-        if proc.poll() is not None:
-            break
-        time.sleep(pause)
+    answered = False
+
+    def answered_or_exited():
+        nonlocal answered
+        answered = harness.status(port, REQUEST) == 200
+        return answered or proc.poll() is not None
+
+    if harness.wait_until(limit, answered_or_exited, pause) and answered:
+        return proc, (time.perf_counter() - start) * 1000
     proc.kill()
     sys.exit(f"no 200 from port {port} within {limit:g} s: {' '.join(cmd)}")
 
 
-def read_response(sock):
-    """Reads one response with a Content-Length body; True if all of it arrived."""
-    data = b""
+def complete(connection):
+    """Reads one response; True if all of it arrived."""
     try:
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return False
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:"))
-        while len(body) < length:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return False
-            body += chunk
+        connection.response()
         return True
-    except OSError:
+    except (OSError, ValueError):
         return False
 
 
@@ -113,16 +70,16 @@ def hold(port, count, pid):
     for _ in range(count):
         if time.monotonic() > deadline:
             sys.exit("hold: not all connections opened within 60 s")
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        s.sendall(REQUEST)
-        if not read_response(s):
+        c = harness.Connection(port, timeout=5)
+        c.send(REQUEST)
+        if not complete(c):
             sys.exit("hold: a connection got no complete answer")
-        held.append(s)
+        held.append(c)
     time.sleep(0.5)
-    alive = sum(1 for s in held if s.fileno() >= 0)
+    alive = sum(1 for c in held if c.sock.fileno() >= 0)
     print(rss_kib(pid), alive)
-    for s in held:
-        s.close()
+    for c in held:
+        c.close()
 
 
 def wrk_request(port, close=False):
@@ -138,27 +95,27 @@ def drive(port, keepalive_rounds, close_requests, conns):
     must be complete."""
     deadline = time.monotonic() + 600
     request = wrk_request(port)
-    held = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(conns)]
+    held = [harness.Connection(port, timeout=60) for _ in range(conns)]
     for _ in range(keepalive_rounds):
-        for s in held:
-            s.sendall(request)
-        for s in held:
-            if not read_response(s):
+        for c in held:
+            c.send(request)
+        for c in held:
+            if not complete(c):
                 sys.exit("drive: a keep-alive request got no complete answer")
         if time.monotonic() > deadline:
             sys.exit("drive: not done within 600 s")
-    for s in held:
-        s.close()
+    for c in held:
+        c.close()
     request = wrk_request(port, close=True)
     left = close_requests
     while left > 0:
-        batch = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(min(conns, left))]
-        for s in batch:
-            s.sendall(request)
-        for s in batch:
-            if not read_response(s):
+        batch = [harness.Connection(port, timeout=60) for _ in range(min(conns, left))]
+        for c in batch:
+            c.send(request)
+        for c in batch:
+            if not complete(c):
                 sys.exit("drive: a Connection: close request got no complete answer")
-            s.close()
+            c.close()
         left -= len(batch)
         if time.monotonic() > deadline:
             sys.exit("drive: not done within 600 s")

@@ -13,8 +13,10 @@
 #                   REV=HEAD it shows what the uncommitted changes do.
 #   --smoke: 1 round of 1 s, 500 held connections, short perf and callgrind runs: as CI runs
 #            it, so that every part of the bench runs and cannot rot.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# wrk's numbers come from bench/numbers.lua's done() hook (bench/pipeline.lua loads it too).
+# shellcheck source=tests/common.sh
+source "$(dirname "$0")/../tests/common.sh"
+set -e
 source scripts/lib.sh
 
 rounds=3 seconds=4 hold=5000 baseline=${BENCH_BASELINE:-}
@@ -97,7 +99,8 @@ server "who --metrics" whod "$whod" --metrics
 
 # The loads, one row each, in this order: scenario NAME CONNECTIONS [OPTIONS]. Each is one wrk
 # run (1 thread, --latency) per server per round. OPTIONS:
-#   --script FILE    wrk's -s (then the report gives no p99 row for it)
+#   --script FILE    wrk's -s, a script that loads bench/numbers.lua (then the report gives no
+#                    p99 row for it: wrk's percentiles are per batch)
 #   --header H       wrk's -H
 #   --path P         the path loaded, /who by default
 #   --only NAME      only for this server (and no ratio columns), e.g.
@@ -107,7 +110,7 @@ declare -A s_conns s_script s_header s_path s_only
 scenario() {
     local name=$1
     scenarios+=("$name")
-    s_conns[$name]=$2 s_script[$name]="" s_header[$name]="" s_path[$name]=/who s_only[$name]=""
+    s_conns[$name]=$2 s_script[$name]=bench/numbers.lua s_header[$name]="" s_path[$name]=/who s_only[$name]=""
     shift 2
     while [ $# -gt 0 ]; do
         case $1 in
@@ -125,10 +128,6 @@ scenario "1000 conns" 1000
 scenario "64 conns, 16 pipelined" 64 --script bench/pipeline.lua
 scenario "64 conns, Connection: close" 64 --header "Connection: close"
 scenario "/echo, 64 conns" 64 --path /echo --only who
-
-pids=()
-cleanup() { [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true; }
-trap cleanup EXIT
 
 nginx_prefix=$PWD/$out/nginx
 mkdir -p "$nginx_prefix"
@@ -155,10 +154,11 @@ command_for() {
 for name in "${servers[@]}"; do echo -e "server\t$name\t${kind[$name]}" >>"$raw"; done
 [ -z "$baseline" ] || echo -e "baseline\twho@$sha\t$baseline" >>"$raw"
 for name in "${scenarios[@]}"; do
-    echo -e "scenario\t$name\t$([ -n "${s_script[$name]}" ] && echo 0 || echo 1)" >>"$raw"
+    echo -e "scenario\t$name\t$([ "${s_script[$name]}" != bench/numbers.lua ] && echo 0 || echo 1)" >>"$raw"
 done
 
-# start NAME: starts server NAME on a fresh port, records exec -> first 200 (ms) and idle RSS.
+# start NAME: starts server NAME on a fresh port (recorded in pids, stopped at exit), records
+# exec -> first 200 (ms).
 declare -A port pid
 start() {
     local name=$1 p ms server_pid attempt
@@ -183,8 +183,7 @@ for _ in 1 2 3; do
         start "$name"
         sleep 0.2
         echo -e "idle_rss\t$name\t$(python3 bench/probe.py rss "${pid[$name]}")" >>"$raw"
-        kill "${pid[$name]}"
-        wait "${pid[$name]}" 2>/dev/null || true
+        stop_pids
     done
 done
 for name in "${servers[@]}"; do start "$name"; done
@@ -196,13 +195,13 @@ load() {
     for round in $(seq "$rounds"); do
         for name in "${servers[@]}"; do
             [ -z "${s_only[$scenario]}" ] || [ "${s_only[$scenario]}" = "$name" ] || continue
-            args=(-t1 "-c${s_conns[$scenario]}" "-d${seconds}s" --latency --timeout 5s)
-            [ -z "${s_script[$scenario]}" ] || args+=(-s "${s_script[$scenario]}")
+            args=(-t1 "-c${s_conns[$scenario]}" "-d${seconds}s" --latency --timeout 5s -s "${s_script[$scenario]}")
             [ -z "${s_header[$scenario]}" ] || args+=(-H "${s_header[$scenario]}")
             ticks=$(python3 bench/probe.py cpu "${pid[$name]}")
-            wrk "${args[@]}" "http://127.0.0.1:${port[$name]}${s_path[$scenario]}" >"$out/wrk.txt" 2>&1
+            rm -f "$out/wrk.tsv"
+            WRK_NUMBERS=$out/wrk.tsv wrk "${args[@]}" "http://127.0.0.1:${port[$name]}${s_path[$scenario]}" >"$out/wrk.txt" 2>&1
             ticks=$(( $(python3 bench/probe.py cpu "${pid[$name]}") - ticks ))
-            read -r requests errors non2xx rps p99 < <(wrk_summary "$out/wrk.txt")
+            read -r requests errors non2xx rps p99 < <(wrk_numbers "$out/wrk.tsv")
             awk -v requests="$requests" -v ticks="$ticks" -v hz="$(getconf CLK_TCK)" -v line="load\t$scenario\t$round\t$name\t$rps\t$p99\t$errors\t$non2xx" \
                 'BEGIN { printf "%s\t%.3f\n", line, requests ? ticks * 1000000 / hz / requests : 0 }' >>"$raw"
             printf '  %-27s round %d  %-12s %s req/s\n' "$scenario" "$round" "$name" "$(tail -n 1 "$raw" | cut -f5)"
@@ -257,10 +256,12 @@ else
         # shellcheck disable=SC2016 # the script's variables are its own
         perf stat -x, --per-thread -o "$out/perf.txt" -e "$events" -t "$(IFS=,; echo "${tids[*]}")" -- \
             bash -c 'out=$1 seconds=$2 header=(${3:+-H "$3"}); shift 3; for p in "$@"; do
-                         wrk -t1 -c64 "-d${seconds}s" --timeout 5s "${header[@]}" "http://127.0.0.1:$p/who" >"$out/wrk-$p.txt" 2>&1
+                         rm -f "$out/wrk-$p.tsv"
+                         WRK_NUMBERS=$out/wrk-$p.tsv wrk -s bench/numbers.lua -t1 -c64 "-d${seconds}s" --timeout 5s "${header[@]}" \
+                             "http://127.0.0.1:$p/who" >"$out/wrk-$p.txt" 2>&1
                      done' bench "$out" "$syscall_seconds" "$header" "${ports[@]}"
         for name in "${servers[@]}"; do
-            read -r requests errors _ < <(wrk_summary "$out/wrk-${port[$name]}.txt")
+            read -r requests errors _ < <(wrk_numbers "$out/wrk-${port[$name]}.tsv")
             # perf --per-thread -x, lines: COMM-TID,COUNT,UNIT,EVENT,... (COUNT "<not counted>" for none)
             awk -F, -v unit="$unit" -v name="$name" -v requests="$requests" '
                 FNR == NR { server[$1] = $2; next }
@@ -281,8 +282,7 @@ for name in "${servers[@]}"; do
     read -r rss alive < <(python3 bench/probe.py hold "${port[$name]}" "$hold" "${pid[$name]}")
     echo -e "hold_rss\t$name\t$rss\t$alive" >>"$raw"
 done
-cleanup
-pids=()
+stop_pids
 
 # Instructions: each whod and nginx runs under callgrind three times, on the same fixed load
 # from bench/probe.py (the bytes wrk sends), and the differences between the runs cancel the

@@ -5,11 +5,12 @@
 # fetched into its CARGO_HOME, with CARGO_NET_OFFLINE=true. Then `docker import`.
 #
 #   scripts/rust-image-offline.sh [TAG]      (default who-rust:offline; needs root and Docker)
-set -euo pipefail
+# shellcheck source=tests/common.sh
+source "$(dirname "$0")/../tests/common.sh"
+set -e
 
 tag=${1:-who-rust:offline}
-docker=${DOCKER:-docker}
-cd "$(dirname "$0")/.."
+docker=$DOCKER
 
 [ "$(id -u)" = 0 ] || { echo "rust-image-offline: debootstrap needs root" >&2; exit 1; }
 for tool in debootstrap rustc cargo "$docker"; do
@@ -23,8 +24,7 @@ if [ -z "$mirror" ]; then
 fi
 [ -n "$mirror" ] || { echo "rust-image-offline: no Debian mirror found in /etc/apt/sources.list*" >&2; exit 1; }
 
-work=$(mktemp -d /var/tmp/who-rust-image.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+make_work rust-image /var/tmp # removed at exit
 rootfs=$work/rootfs
 
 echo "rust-image-offline: debootstrap bookworm from $mirror"

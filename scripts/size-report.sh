@@ -2,15 +2,16 @@
 # What the static whod is made of, and what each release-profile setting is worth: builds the
 # static binary with one setting changed at a time, then sorts the symbols of an unstripped
 # build by origin. About a minute. `make size-report`.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=tests/common.sh
+source "$(dirname "$0")/../tests/common.sh"
+set -e
 source scripts/lib.sh
 host=$(host_target)
-work=${TMPDIR:-/tmp}/who-size-report
+builds=${TMPDIR:-/tmp}/who-size-report # kept: the next report builds on it
 variant() { # variant NAME [VAR=VALUE...]: a static release build with those overrides
     local name=$1 binary
     shift
-    binary=$(env "$@" bash -c 'source scripts/lib.sh && static_build "$0"' "$work/$name")
+    binary=$(env "$@" bash -c 'source scripts/lib.sh && static_build "$0"' "$builds/$name")
     printf '  %-44s %9d bytes\n' "$name" "$(stat -c %s "$binary")"
 }
 
@@ -25,7 +26,7 @@ EXTRA_RUSTFLAGS="-C relocation-model=static" variant "non-PIE (no ASLR)"
 
 echo
 echo "where the bytes of the unstripped build go, by symbol origin:"
-nm -S -C "$work/strip = false/$host/release/whod" | python3 -c '
+nm -S -C "$builds/strip = false/$host/release/whod" | python3 -c '
 import re, sys, collections
 rules = [
     ("glibc: per-CPU string function variants (AVX2, EVEX, SSE...)", r"^_*(mem|str|stp|wmem|wcs|rawmemchr)\w*_(avx|evex|sse|erms|ssse3)"),

@@ -2,9 +2,11 @@
 # Prints the sizes of IMAGE:single and IMAGE:multi like `docker image ls`, their ratio, and a
 # bar per image on a log scale, so the difference can be seen and not only read.
 #   scripts/sizes.sh [IMAGE]     (default who)
-set -euo pipefail
-image=${1:-who}
-docker=${DOCKER:-docker}
+# shellcheck source=tests/common.sh
+source "$(dirname "$0")/../tests/common.sh"
+set -e
+image=${1:-$IMAGE}
+docker=$DOCKER
 
 size_of() { "$docker" image inspect -f '{{.Size}}' "$1"; }
 base_of() { "$docker" image inspect -f '{{index .Config.Labels "who.build-image"}}' "$1"; }

@@ -5,12 +5,8 @@
 # through a Docker 20.10 client (DOCKER_BUILDKIT=1; /usr/bin/docker on Debian 12). The Dockerfiles
 # have no `# syntax=` line, so nothing is pulled.
 # Needs a Docker engine and such a client: skipped without them, except in CI where that fails.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-DOCKER=${DOCKER:-docker}
-IMAGE=${IMAGE:-who}
-RUST_IMAGE=${RUST_IMAGE:-rust:1.95-slim-bookworm}
-source tests/common.sh
+# shellcheck source=tests/common.sh
+source "$(dirname "$0")/common.sh"
 engine_or_skip "BuildKit tests (tests/buildkit.sh)"
 
 # A client that builds with BuildKit: buildx, or a 20.10 client with its built-in BuildKit.
@@ -30,20 +26,20 @@ if [ -z "$buildkit_docker" ]; then
 fi
 
 bk="$IMAGE-buildkit"
-work=$(mktemp -d /tmp/who-buildkit.XXXXXX)
-teardown() {
-    cleanup_containers
+make_work buildkit
+containers_then_images() { # at exit: the images go once no container uses them
+    if [ ${#containers[@]} -gt 0 ]; then "$DOCKER" rm -f "${containers[@]}" >/dev/null 2>&1; fi
+    containers=()
     "$DOCKER" image rm "$bk:single" "$bk:multi" >/dev/null 2>&1
-    rm -rf "$work"
 }
-trap teardown EXIT
+on_exit containers_then_images
 
-echo "== the legacy builder: $IMAGE:single and $IMAGE:multi"
+section "the legacy builder: $IMAGE:single and $IMAGE:multi"
 start=$(now_ms)
 DOCKER_BUILDKIT=0 make --no-print-directory image-single image-multi IMAGE="$IMAGE" >"$work/legacy.log" 2>&1 \
     || { tail -n 30 "$work/legacy.log"; echo "0 passed, 1 failed"; exit 1; }
 echo "        $(($(now_ms) - start)) ms"
-echo "== BuildKit ($buildkit_docker, $("$buildkit_docker" version -f '{{.Client.Version}}')): $bk:single and $bk:multi"
+section "BuildKit ($buildkit_docker, $("$buildkit_docker" version -f '{{.Client.Version}}')): $bk:single and $bk:multi"
 start=$(now_ms)
 DOCKER_BUILDKIT=1 make --no-print-directory image-single image-multi IMAGE="$bk" DOCKER="$buildkit_docker" >"$work/buildkit.log" 2>&1 \
     || { tail -n 30 "$work/buildkit.log"; echo "0 passed, 1 failed"; exit 1; }
@@ -61,11 +57,12 @@ for tag in single multi; do
         test "$("$DOCKER" image inspect -f "$config" "$IMAGE:$tag")" = "$("$DOCKER" image inspect -f "$config" "$bk:$tag")"
 done
 
+section "the BuildKit multi image as a container"
 name="who-buildkit-$$"
 containers+=("$name")
 "$DOCKER" run -d --name "$name" --hostname who-buildkit -p 127.0.0.1::8080 "$bk:multi" >/dev/null
 port=$(published_port "$name")
-wait_for_http "http://127.0.0.1:$port/healthz"
+wait_until 10 "the container answers /healthz" http_ok "http://127.0.0.1:$port/healthz"
 check "the BuildKit multi image serves /who" test "$(curl -sS --max-time 5 "http://127.0.0.1:$port/who")" = who-buildkit
 
 summary

@@ -1,35 +1,34 @@
 #!/usr/bin/env bash
 # The image tests: build who:single and who:multi and run them as real containers, published on
 # 127.0.0.1 only. Needs a Docker engine: skipped without one, except in CI where that fails.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-DOCKER=${DOCKER:-docker}
-IMAGE=${IMAGE:-who}
-RUST_IMAGE=${RUST_IMAGE:-rust:1.95-slim-bookworm}
+# shellcheck source=tests/common.sh
+source "$(dirname "$0")/common.sh"
 MAX_MULTI_BYTES=1400000 # 1.40 MB, as docker counts
-source tests/common.sh
-trap cleanup_containers EXIT
 engine_or_skip "image tests (tests/docker.sh)"
 is_podman && podman_rlimits
+make_work docker
 
-echo "== building $IMAGE:single and $IMAGE:multi from $RUST_IMAGE"
-make --no-print-directory image-single image-multi >/tmp/who-image-build.log 2>&1 \
-    || { tail -n 30 /tmp/who-image-build.log; echo "0 passed, 1 failed"; exit 1; }
+section "building $IMAGE:single and $IMAGE:multi from $RUST_IMAGE"
+make --no-print-directory image-single image-multi >"$work/build.log" 2>&1 \
+    || { tail -n 30 "$work/build.log"; echo "0 passed, 1 failed"; exit 1; }
 
+# health_is CONTAINER STATUS: true if Docker's health status of CONTAINER is STATUS; sets health.
+health_is() {
+    # podman runs health checks from systemd timers; with no systemd, run them here.
+    is_podman && "$DOCKER" healthcheck run "$1" >/dev/null 2>&1
+    health=$("$DOCKER" inspect -f '{{.State.Health.Status}}' "$1")
+    [ "$health" = "$2" ]
+}
 # health_becomes CONTAINER STATUS: until Docker's health status of CONTAINER is STATUS, at most
 # 20 s; says the last status seen otherwise.
 health_becomes() {
-    local status="" i
-    for i in $(seq 100); do
-        # podman runs health checks from systemd timers; with no systemd, run them here.
-        is_podman && "$DOCKER" healthcheck run "$1" >/dev/null 2>&1
-        status=$("$DOCKER" inspect -f '{{.State.Health.Status}}' "$1")
-        [ "$status" = "$2" ] && return 0
-        sleep 0.2
-    done
-    echo "        (health status still $status)"
+    health=""
+    WAIT_EVERY=0.2 wait_until 20 "$1 is $2" health_is "$1" "$2" && return 0
+    echo "        (health status still $health)"
     return 1
 }
+
+section "each image as a container"
 
 for tag in multi single; do
     name="who-test-$$-$tag"
@@ -38,7 +37,7 @@ for tag in multi single; do
     "$DOCKER" run -d --name "$name" --hostname who-test-1 -p 127.0.0.1::8080 \
         --health-interval 1s --health-start-period 1s "$IMAGE:$tag" >/dev/null
     port=$(published_port "$name")
-    wait_for_http "http://127.0.0.1:$port/healthz"
+    wait_until 10 "$tag answers /healthz" http_ok "http://127.0.0.1:$port/healthz"
     check "$tag: curl /who through the published port prints exactly who-test-1" \
         test "$(curl -sS --max-time 5 "http://127.0.0.1:$port/who")" = who-test-1
     check "$tag: runs as uid 65534" \
@@ -51,13 +50,14 @@ for tag in multi single; do
     check "$tag: the container exited 0" test "$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$name")" = 0
 done
 
+section "the multi image hardened: read-only, no capabilities, no new privileges"
 name="who-test-$$-hardened"
 containers+=("$name")
 "$DOCKER" run -d --name "$name" --hostname who-hardened -p 127.0.0.1::8080 --read-only --cap-drop ALL \
     --security-opt no-new-privileges --health-interval 1s --health-start-period 1s --health-retries 1 \
     "$IMAGE:multi" >/dev/null
 port=$(published_port "$name")
-wait_for_http "http://127.0.0.1:$port/healthz"
+wait_until 10 "the hardened container answers /healthz" http_ok "http://127.0.0.1:$port/healthz"
 check "multi: serves under --read-only --cap-drop ALL --security-opt no-new-privileges" \
     test "$(curl -sS --max-time 5 "http://127.0.0.1:$port/who")" = who-hardened
 check "multi: healthy" health_becomes "$name" healthy
@@ -74,6 +74,7 @@ check "multi: OCI labels title, version, licenses" test "$("$DOCKER" inspect -f 
     '{{index .Config.Labels "org.opencontainers.image.title"}} {{index .Config.Labels "org.opencontainers.image.version"}} {{index .Config.Labels "org.opencontainers.image.licenses"}}' \
     "$IMAGE:multi")" = "who $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1) MIT"
 
+section "make sizes"
 sizes=$(make --no-print-directory sizes 2>&1)
 echo "$sizes"
 check "make sizes lists both images and a ratio" \

@@ -8,30 +8,17 @@
 #   tests/drain.sh [WINDOW...]      windows in seconds, default: 2 0
 #
 # Needs haproxy, wrk and curl: skipped without them, except in CI where that fails.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-source tests/common.sh
-source scripts/lib.sh
+# WHOD=PATH tests that binary instead of building target/release/whod.
+# shellcheck source=tests/common.sh
+source "$(dirname "$0")/common.sh"
 tools_or_skip "drain tests (tests/drain.sh)" haproxy wrk curl
 
 windows=("$@")
 [ ${#windows[@]} -gt 0 ] || windows=(2 0)
 STOP_AFTER=1.5 # seconds of load before the SIGTERM
 
-work=$(mktemp -d /tmp/who-drain.XXXXXX)
-pids=()
-teardown() {
-    local pid
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap teardown EXIT
-
-if [ -z "${WHOD:-}" ]; then
-    cargo build --release --locked -q || { echo "0 passed, 1 failed (cargo build)"; exit 1; }
-    WHOD=target/release/whod
-fi
+make_work drain
+build_whod
 has_window=""
 grep -q -- --shutdown-delay <<<"$("$WHOD" --help)" && has_window=yes
 
@@ -65,9 +52,9 @@ CFG
 }
 
 run_window() {
-    local window=$1 i port lb args=() stop_ms status code head
+    local window=$1 i lb args=() stop_ms status code head
     local -a ports=() whods=()
-    echo "== window ${window} s: three whod behind haproxy (checks every 250 ms, no retries); replica 2 gets SIGTERM under load"
+    section "window ${window} s: three whod behind haproxy (checks every 250 ms, no retries); replica 2 gets SIGTERM under load"
     if [ "$window" != 0 ]; then
         if [ -z "$has_window" ]; then
             check "this whod has --shutdown-delay (its --help does not list it)" false
@@ -76,21 +63,19 @@ run_window() {
         args=(--shutdown-delay "$window")
     fi
     for i in 1 2 3; do
-        port=$(free_port)
-        "$WHOD" --bind 127.0.0.1 --port "$port" "${args[@]}" >"$work/whod-$window-$i.log" 2>&1 &
-        whods+=("$!")
-        pids+=("$!")
+        start_whod "whod-$window-$i" "${args[@]}"
+        whods+=("$pid")
         ports+=("$port")
     done
-    for port in "${ports[@]}"; do wait_for_http "http://127.0.0.1:$port/healthz"; done
     lb=$(free_port)
     haproxy_config "$lb" "${ports[@]}" >"$work/haproxy-$window.cfg"
     haproxy -db -f "$work/haproxy-$window.cfg" >"$work/haproxy-$window.log" 2>&1 &
     pids+=("$!")
-    wait_for_http "http://127.0.0.1:$lb/healthz"
+    wait_until 10 "haproxy answers /healthz" http_ok "http://127.0.0.1:$lb/healthz"
     sleep 0.5 # every server has passed a check
 
-    wrk -t1 -c16 -d"$((window + 4))s" --timeout 5s "http://127.0.0.1:$lb/who" >"$work/wrk-$window.txt" 2>&1 &
+    WRK_NUMBERS=$work/wrk-$window.tsv wrk -s bench/numbers.lua -t1 -c16 -d"$((window + 4))s" --timeout 5s \
+        "http://127.0.0.1:$lb/who" >"$work/wrk-$window.txt" 2>&1 &
     local wrk_pid=$!
     pids+=("$wrk_pid")
     sleep "$STOP_AFTER"
@@ -110,7 +95,7 @@ run_window() {
     stop_ms=$(($(now_ms) - start))
     wait "$wrk_pid"
     sed 's/^/        /' "$work/wrk-$window.txt"
-    read -r requests socket_errors non2xx _ < <(wrk_summary "$work/wrk-$window.txt")
+    read -r requests socket_errors non2xx _ < <(wrk_numbers "$work/wrk-$window.tsv")
     local lost=$((socket_errors + non2xx))
     echo "        window ${window} s: $requests requests, $lost failed ($non2xx non-2xx, $socket_errors socket errors); replica 2 exited $status, ${stop_ms} ms after SIGTERM"
     check "wrk completed requests through haproxy ($requests)" test "$requests" -gt 0
@@ -126,9 +111,7 @@ run_window() {
     check "the other two replicas still answer" bash -c \
         "curl -fsS --max-time 2 http://127.0.0.1:${ports[0]}/who >/dev/null && curl -fsS --max-time 2 http://127.0.0.1:${ports[2]}/who >/dev/null"
     # Leave nothing running for the next window.
-    for i in "${pids[@]}"; do kill "$i" 2>/dev/null; done
-    for i in "${pids[@]}"; do wait "$i" 2>/dev/null; done
-    pids=()
+    stop_pids
 }
 
 for window in "${windows[@]}"; do

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{BIN, TIMEOUT, Whod, get, hostname};
+use common::{BIN, TIMEOUT, Whod, get, hostname, wait_until};
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -406,11 +406,12 @@ fn sigusr1_makes_the_replica_unready_and_sigusr2_ready_again() {
     let mut client = whod.connect();
     assert_eq!(healthcheck(&whod), 0);
     whod.signal("USR1");
-    let deadline = Instant::now() + TIMEOUT;
-    while client.exchange(&get("/healthz")).status != 503 {
-        assert!(Instant::now() < deadline, "SIGUSR1 not seen");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(
+        wait_until(TIMEOUT, "/healthz answers 503", || {
+            client.exchange(&get("/healthz")).status == 503
+        }),
+        "SIGUSR1 not seen"
+    );
     let health = client.exchange(&get("/healthz"));
     assert!(health.text().starts_with("not ready"), "{}", health.text());
     assert_eq!(healthcheck(&whod), 1);
@@ -420,11 +421,12 @@ fn sigusr1_makes_the_replica_unready_and_sigusr2_ready_again() {
         "still serving"
     );
     whod.signal("USR2");
-    let deadline = Instant::now() + TIMEOUT;
-    while client.exchange(&get("/healthz")).status != 200 {
-        assert!(Instant::now() < deadline, "SIGUSR2 not seen");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(
+        wait_until(TIMEOUT, "/healthz answers 200", || {
+            client.exchange(&get("/healthz")).status == 200
+        }),
+        "SIGUSR2 not seen"
+    );
     assert_eq!(healthcheck(&whod), 0);
     assert!(
         whod.said("SIGUSR1 received: /healthz answers 503 until SIGUSR2"),

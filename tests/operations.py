@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""What tests/operations.sh asks of Python. Loopback only; every wait and read is bounded.
+"""What tests/operations.sh asks of Python, its raw HTTP and /proc reads through tests/harness.py.
+Loopback only; every wait and read is bounded.
 
   operations.py raw SRC PORT REQUEST         connect from SRC to 127.0.0.1:PORT, send REQUEST
                                              (Python escapes: \\r\\n, \\x00...), read until the
@@ -25,61 +26,38 @@ import http.client
 import json
 import os
 import re
-import socket
 import sys
 import time
 import urllib.parse
 import urllib.request
 
-TIMEOUT = 3.0
+import harness  # tests/harness.py: raw HTTP, /proc
+
+TIMEOUT = harness.TIMEOUT
 
 
 def raw(source, port, request, timeout=TIMEOUT):
-    """Sends request from source; returns (state, seconds, bytes received)."""
-    with socket.socket() as s:
-        s.bind((source, 0))
-        s.settimeout(timeout)
-        s.connect(("127.0.0.1", port))
-        start = time.monotonic()
-        s.sendall(request)
-        received = b""
-        state = "timeout"
-        deadline = start + timeout
-        while time.monotonic() < deadline:
-            try:
-                s.settimeout(max(0.01, deadline - time.monotonic()))
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                state = "reset"
-                break
-            if not chunk:
-                state = "eof"
-                break
-            received += chunk
-        return state, time.monotonic() - start, received
+    """Sends request from source; returns (state, seconds, bytes received until the close)."""
+    with harness.Connection(port, source=source, timeout=timeout) as c:
+        c.send(request)
+        return c.until_close(timeout)
 
 
 def scrape(port, proxy=False):
-    """GET /metrics on a connection of its own; returns (Content-Type, body)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+    """GET /metrics on a connection of its own; returns (Content-Type, body). Nothing may follow
+    the answer but the close."""
+    with harness.Connection(port) as c:
         if proxy:
-            ours, theirs = s.getsockname(), s.getpeername()
-            s.sendall(f"PROXY TCP4 {ours[0]} {theirs[0]} {ours[1]} {theirs[1]}\r\n".encode())
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: ops\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    if not lines[0].startswith("HTTP/1.1 200 "):
-        raise RuntimeError(f"/metrics answered {lines[0]!r}")
-    fields = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
-    return fields.get("content-type", ""), body.decode("utf-8")
+            ours, theirs = c.sock.getsockname(), c.sock.getpeername()
+            c.send(f"PROXY TCP4 {ours[0]} {theirs[0]} {ours[1]} {theirs[1]}\r\n".encode())
+        c.send(b"GET /metrics HTTP/1.1\r\nHost: ops\r\nConnection: close\r\n\r\n")
+        answer = c.response()
+        state, _, after = c.until_close()
+    if answer.status != 200:
+        raise RuntimeError(f"/metrics answered {answer.status} {answer.reason}")
+    if (state, after) != ("eof", b""):
+        raise RuntimeError(f"/metrics: after the answer, {state} and {after[:80]!r}")
+    return answer.header("Content-Type") or "", answer.body.decode("utf-8")
 
 
 def parse(page):
@@ -123,10 +101,10 @@ FAMILIES = {
     "process_max_fds": "gauge",
     "process_start_time_seconds": "gauge",
 }
-ROUTES = {"who", "healthz", "echo", "status", "metrics", "other"}
+ROUTES = {"who", "healthz", "echo", "status", "stream", "data", "metrics", "other"}
 # Each route's usual code, the sample the page always shows (docs/operations.md): /status/NNN is
 # counted by class, and a 404 is all `other` ever answers.
-USUAL_CODE = {"who": "200", "healthz": "200", "echo": "200", "metrics": "200"}
+USUAL_CODE = {r: "200" for r in ("who", "healthz", "echo", "stream", "data", "metrics")}
 USUAL_CODE.update(status="2xx", other="404")
 
 
@@ -150,8 +128,7 @@ def metrics(port, n, version, pid, launched, page_file):
 
     content_type, page = scrape(port)
     # Read what the kernel says right after the scrape, to compare.
-    with open(f"/proc/{pid}/statm") as f:
-        statm_rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    kernel_rss = harness.rss_kib(pid) * 1024
     fds_now = len(os.listdir(f"/proc/{pid}/fd"))
     with open(f"/proc/{pid}/limits") as f:
         soft_nofile = next(int(l.split()[3]) for l in f if l.startswith("Max open files"))
@@ -228,8 +205,8 @@ def metrics(port, n, version, pid, launched, page_file):
     )
     rss = samples.get(key("process_resident_memory_bytes"))
     verdict(
-        rss is not None and abs(rss - statm_rss) <= statm_rss * 0.1 and 256 * 1024 < rss < 64 << 20,
-        f"process_resident_memory_bytes = {rss}, /proc/{pid}/statm says {statm_rss}",
+        rss is not None and abs(rss - kernel_rss) <= kernel_rss * 0.1 and 256 * 1024 < rss < 64 << 20,
+        f"process_resident_memory_bytes = {rss}, /proc/{pid}/status says {kernel_rss}",
     )
     fds = samples.get(key("process_open_fds"))
     verdict(

@@ -6,34 +6,15 @@
 # Needs curl, python3 with prometheus_client (PyPI prometheus-client), prometheus and promtool
 # (Debian prometheus), haproxy (Debian haproxy): a part whose tool is missing is skipped, saying
 # so, except in CI (CI set), where a missing tool fails the run.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-source tests/common.sh
-source scripts/lib.sh
+# shellcheck source=tests/common.sh
+source "$(dirname "$0")/common.sh"
 PATH=$PATH:/usr/sbin # haproxy, for a user whose PATH lacks it
 SOURCE_IP=127.0.0.7  # the client's address, distinct from the proxy's (127.0.0.1)
 started=$(date +%s%N)
 
-# section TITLE: a heading, with the seconds since the start.
-section() {
-    printf '== %s (at %d.%d s)\n' "$1" $(( ($(date +%s%N) - started) / 1000000000 )) $(( ($(date +%s%N) - started) / 100000000 % 10 ))
-}
-
-# available TOOL: a command, or py:MODULE for a Python module.
-available() {
-    case $1 in
-        py:*) python3 -c "import ${1#py:}" 2>/dev/null ;;
-        *) command -v "$1" >/dev/null ;;
-    esac
-}
-missing=()
-for tool in curl python3 py:prometheus_client prometheus promtool haproxy; do
-    available "$tool" || missing+=("$tool")
-done
-if [ ${#missing[@]} -gt 0 ] && [ -n "${CI:-}" ]; then
-    echo "operations tests (tests/operations.sh): missing ${missing[*]//py:/Python module }, and CI must run these tests (.ci/run installs them)" >&2
-    exit 1
-fi
+# In CI every part must run: a missing tool fails the run. Anywhere else a part whose tool is
+# missing is skipped, saying so (needs).
+[ -z "${CI:-}" ] || tools_or_skip "operations tests (tests/operations.sh)" curl python3 py:prometheus_client prometheus promtool haproxy
 # needs PART TOOL...: 0 if every TOOL is there; else says PART is skipped, and why.
 needs() {
     local part=$1 tool
@@ -47,70 +28,14 @@ needs() {
 }
 needs "operations tests (tests/operations.sh)" curl python3 || exit 0
 
-work=$(mktemp -d /tmp/who-operations.XXXXXX)
-pids=() # every daemon started here
-teardown() {
-    local pid i
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-    for pid in "${pids[@]}"; do
-        for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null
-    done
-    rm -rf "$work"
-}
-trap teardown EXIT
-
+make_work operations
 section "building whod (cargo build --release --locked)"
-cargo build --release --locked -q 2>"$work/build.log" || { tail -n 30 "$work/build.log"; echo "0 passed, 1 failed"; exit 1; }
-whod=target/release/whod
+build_whod
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 hostname=$(uname -n)
 # The interpreter itself: a version manager's python3 shim can take 0.3 s a start.
 python=$(python3 -c 'import sys; print(sys.executable)')
 py() { "$python" tests/operations.py "$@"; }
-
-# start_whod NAME [FLAGS...]: whod on a free port of 127.0.0.1, its access log (stdout) in
-# $work/NAME.log, the startup line in one of NAME.log and NAME.err; sets $port and $pid, and $launched (epoch seconds).
-# If it does not start within 5 s, that is a failure, and the end.
-start_whod() {
-    local name=$1 i
-    shift
-    launched=$(date +%s.%N)
-    "$whod" --port 0 --bind 127.0.0.1 "$@" >"$work/$name.log" 2>"$work/$name.err" &
-    pid=$!
-    pids+=("$pid")
-    for i in $(seq 50); do
-        port=$(sed -n 's/^whod .* listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/$name.log" "$work/$name.err")
-        [ -n "$port" ] && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    check "whod $* started on 127.0.0.1 ($(cat "$work/$name.err"))" false
-    summary
-    exit 1
-}
-
-# other_port USED...: a free port of 127.0.0.1 that is none of USED (free_port, at most 10 tries).
-other_port() {
-    local candidate i
-    for i in $(seq 10); do
-        candidate=$(free_port)
-        [[ " $* " == *" $candidate "* ]] || break
-    done
-    echo "$candidate"
-}
-
-# until_true SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds; fails after SECONDS.
-# (COMMAND's arguments are expanded once, by the caller: a condition to compute again each time
-# is a function.)
-until_true() {
-    local deadline=$(($(date +%s%N) + $1 * 1000000000))
-    shift
-    until "$@"; do
-        [ "$(date +%s%N)" -lt "$deadline" ] || return 1
-        sleep 0.1
-    done
-}
 
 # verdicts FILE: counts each "ok|FAILED DESCRIPTION" line that operations.py printed.
 verdicts() {
@@ -123,7 +48,7 @@ verdicts() {
 # log_line NAME NEEDLE: the first line of NAME's access log that holds NEEDLE, waiting for it
 # at most 2 s (whod writes its log once per turn of its loop).
 log_line() {
-    until_true 2 grep -qF -- "$2" "$work/$1.log" && grep -F -m 1 -- "$2" "$work/$1.log"
+    wait_until 2 "$1's access log has a line with $2" grep -qF -- "$2" "$work/$1.log" && grep -F -m 1 -- "$2" "$work/$1.log"
 }
 
 # A log line's date, as the Common Log Format writes it.
@@ -235,7 +160,7 @@ CFG
         haproxy -c -q -f "$work/haproxy.cfg"
     haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
     pids+=("$!")
-    until_true 5 curl -fs -o /dev/null --max-time 1 --interface "$SOURCE_IP" "http://127.0.0.1:$v2_port/healthz" \
+    wait_until 5 "haproxy answers /healthz" curl -fs -o /dev/null --max-time 1 --interface "$SOURCE_IP" "http://127.0.0.1:$v2_port/healthz" \
         || { cat "$work/haproxy.log"; echo "haproxy did not start"; }
     for v in v1 v2; do
         [ "$v" = v1 ] && via=$v1_port || via=$v2_port
@@ -262,14 +187,14 @@ CFG
     curl -s --max-time 5 --interface "$SOURCE_IP" -o /dev/null -w '%{num_connects}\n' \
         "http://127.0.0.1:$v2_port/who?keepalive=[1-5]" >"$work/keepalive.txt"
     keepalive_logged() { [ "$(grep -c 'GET /who?keepalive=' "$work/proxied.log")" = 5 ]; }
-    until_true 2 keepalive_logged
+    wait_until 2 "the 5 keep-alive requests are logged" keepalive_logged
     check "v2: 5 requests on one keep-alive connection ($(awk '{ n += $1 } END { print n }' "$work/keepalive.txt") connect), all 5 logged from $SOURCE_IP" \
         test "$(grep -c "^127\.0\.0\.7 - - .*\"GET /who?keepalive=[1-5] HTTP/1.1\" 200 ${#hostname}\$" "$work/proxied.log")" = 5
     check "v1: /who through HAProxy answers the host name, $hostname" \
         test "$(curl -s --max-time 5 --interface "$SOURCE_IP" "http://127.0.0.1:$v1_port/who")" = "$hostname"
     for v in v1 v2; do
         check "$v: HAProxy's health checks (GET /healthz?check=$v, after a PROXY header) are answered 200" \
-            until_true 3 grep -q "\"GET /healthz?check=$v HTTP/1.0\" 200 " "$work/proxied.log"
+            wait_until 3 "a $v check is logged" grep -q "\"GET /healthz?check=$v HTTP/1.0\" 200 " "$work/proxied.log"
     done
     for source in 127.0.0.7 127.0.0.8 127.0.0.7; do
         client_port=$(curl -s --max-time 5 --interface "$source" -o "$work/echo-http.json" -w '%{local_port}' \
@@ -312,7 +237,7 @@ check "a client that reaches it directly can claim any address: /echo believes $
     test "$remote:$remote_port" = 198.51.100.7:5555
 # A container started with WHO_PROXY_PROTOCOL=1 runs its HEALTHCHECK (whod --healthcheck) with
 # that variable too: the health check must get through to /healthz.
-env WHO_PROXY_PROTOCOL=1 "$whod" --healthcheck --bind 127.0.0.1 --port "$proxied_port" 2>"$work/healthcheck.err"
+env WHO_PROXY_PROTOCOL=1 "$WHOD" --healthcheck --bind 127.0.0.1 --port "$proxied_port" 2>"$work/healthcheck.err"
 healthcheck=$?
 check "whod --healthcheck with WHO_PROXY_PROTOCOL=1, as the image's HEALTHCHECK runs in such a container, exits 0 (exit $healthcheck: $(cat "$work/healthcheck.err"))" \
     test "$healthcheck" = 0
@@ -332,7 +257,7 @@ line=$(log_line combined "combined=2 ")
 echo "        $line"
 check "a request without Referer and User-Agent logs \"-\" \"-\"" \
     grep -qE "\"GET /who\?combined=2 HTTP/1\.1\" 200 [0-9]+ \"-\" \"-\"\$" <<<"$line"
-until_true 2 grep -q '" 400 ' "$work/combined.log"
+wait_until 2 "a 400 is logged" grep -q '" 400 ' "$work/combined.log"
 line=$(grep -m 1 '" 400 ' "$work/combined.log")
 echo "        $line"
 check "a refused request (a control byte in User-Agent) logs \"-\" 400 N \"-\" \"-\"" \
@@ -347,16 +272,16 @@ if [ -n "$prometheus_pid" ]; then
     section "Prometheus scraping whod every second"
     q() { py promql "$prometheus_port" "$1" 2>/dev/null; }
     series='whod_requests_total{route="who",code="200"}'
-    check "Prometheus is ready" until_true 15 curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$prometheus_port/-/ready"
+    check "Prometheus is ready" wait_until 15 "Prometheus is ready" http_ok "http://127.0.0.1:$prometheus_port/-/ready"
     is_up() { [ "$(q 'up{job="whod"}' | cut -d' ' -f1)" = 1 ]; }
-    until_true 20 is_up
+    wait_until 20 "Prometheus has scraped whod" is_up
     up=$?
     first=$(q 'up{job="whod"}[1m]' | head -n 1 | awk -v s="$prometheus_started" '{ printf "%d", ($2 - s / 1e9) * 1000 }')
     check "Prometheus has scraped whod: up == 1 (its first scrape ${first:-?} ms after it started; waited at most 20 s)" test "$up" = 0
     # The two jobs' scrapes start at different offsets: the proxied target may not have had
     # its first scrape (health "unknown") when whod's is up. Wait for it, at most 10 s.
     proxied_scraped() { py targets "$prometheus_port" | grep -qE '^whod_proxied (up|down) '; }
-    until_true 10 proxied_scraped
+    wait_until 10 "Prometheus has scraped the proxied whod" proxied_scraped
     py targets "$prometheus_port" >"$work/targets.txt"
     read -r _ health url last_error < <(grep '^whod ' "$work/targets.txt")
     check "the target is healthy, with no scrape error ($health, $url, last error: $last_error)" \
@@ -371,15 +296,15 @@ if [ -n "$prometheus_pid" ]; then
     check "Prometheus took every sample of the page ($scraped scraped, $lines lines)" test "$scraped" = "$lines"
     # The last scrape before the requests (stored, so it ended before they began), then the
     # first scrape that began after the last answer: the counter must differ by exactly N.
-    read -r before before_ts _ < <(q "$series[1m]" | tail -n 1)
+    read -r before before_ts _ < <(q "${series}[1m]" | tail -n 1)
     n=500
     curl -s --max-time 20 -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$scraped_port/who?n=[1-$n]" >"$work/codes.txt"
     answered=$(date +%s.%N)
     check "$n requests answered 200" test "$(grep -c '^200$' "$work/codes.txt")" = "$n"
     # Prometheus may move a scrape's timestamp by up to 2 ms, to align it: wait for one 10 ms on.
-    after_scrape() { q "$series[1m]" | awk -v t="$answered" '$2 > t + 0.01 { print; exit }'; }
+    after_scrape() { q "${series}[1m]" | awk -v t="$answered" '$2 > t + 0.01 { print; exit }'; }
     scraped_after() { [ -n "$(after_scrape)" ]; }
-    until_true 10 scraped_after
+    wait_until 10 "a scrape after the requests is stored" scraped_after
     read -r after after_ts _ < <(after_scrape)
     check "the counter rose by exactly $n between two scrapes (${before:-none} at ${before_ts:-?}; answers done at ${answered:0:14}; ${after:-none} at ${after_ts:-?})" \
         test "$(( ${after:-0} - ${before:-0} ))" = "$n" -a -n "$before" -a -n "$after"

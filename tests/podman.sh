@@ -4,33 +4,28 @@
 # deploy/podman, which must run, serve, keep its hardening and drain; and the base deploy/k8s,
 # created but not started, to show what podman makes of it (docs/deployment.md quotes it).
 # Needs podman, kubectl (for kustomize) and curl: skipped without them, except in CI.
-set -uo pipefail
-cd "$(dirname "$0")/.."
 export DOCKER=podman
-IMAGE=${IMAGE:-who}
-RUST_IMAGE=${RUST_IMAGE:-rust:1.95-slim-bookworm}
-source tests/common.sh
-source scripts/lib.sh
+# shellcheck source=tests/common.sh
+source "$(dirname "$0")/common.sh"
 tools_or_skip "podman tests (tests/podman.sh)" podman kubectl curl
 engine_or_skip "podman tests (tests/podman.sh)"
 podman_rlimits
 
-work=$(mktemp -d /tmp/who-podman.XXXXXX)
+make_work podman
 played=()
-teardown() {
+play_down() { # at exit: every manifest played, down
     local file
     for file in "${played[@]}"; do podman kube play --down "$file" >/dev/null 2>&1; done
-    rm -rf "$work"
 }
-trap teardown EXIT
+on_exit play_down
 
 # Docker and podman keep separate image stores: give podman the base image Docker has.
 if ! podman image exists "$RUST_IMAGE" && command -v docker >/dev/null && docker image inspect "$RUST_IMAGE" >/dev/null 2>&1; then
-    echo "== copying $RUST_IMAGE from Docker's image store to podman's"
+    section "copying $RUST_IMAGE from Docker's image store to podman's"
     docker save "$RUST_IMAGE" | podman load -q
 fi
 
-echo "== tests/docker.sh with DOCKER=podman"
+section "tests/docker.sh with DOCKER=podman"
 IMAGE=$IMAGE RUST_IMAGE=$RUST_IMAGE tests/docker.sh 2>&1 | grep -v 'level=error msg=".*systemd'
 check "tests/docker.sh passes with podman" test "${PIPESTATUS[0]}" = 0
 
@@ -40,7 +35,7 @@ manifest() {
     kubectl kustomize "$1" | sed "s#image: who:multi#image: $IMAGE:multi#; s#hostPort: 8080#hostPort: $port#" >"$2"
 }
 
-echo "== kubectl kustomize deploy/podman | podman kube play - (one pod, on 127.0.0.1:$port)"
+section "kubectl kustomize deploy/podman | podman kube play - (one pod, on 127.0.0.1:$port)"
 manifest deploy/podman "$work/podman.yaml"
 played+=("$work/podman.yaml")
 podman kube play "$work/podman.yaml" >"$work/play.log" 2>&1
@@ -48,7 +43,7 @@ status=$?
 grep -v 'level=' "$work/play.log" | sed 's/^/        /'
 check "podman kube play runs the overlay (exit $status)" test "$status" = 0
 container=who-pod-0-who
-wait_for_http "http://127.0.0.1:$port/healthz"
+wait_until 10 "the pod answers /healthz" http_ok "http://127.0.0.1:$port/healthz"
 check "/who on 127.0.0.1:$port answers the pod's hostname, who-pod-0" \
     test "$(curl -sS --max-time 5 "http://127.0.0.1:$port/who")" = who-pod-0
 pid=$(podman inspect -f '{{.State.Pid}}' "$container")
@@ -88,7 +83,7 @@ fi
 podman kube play --down "$work/podman.yaml" >/dev/null 2>&1
 check "podman kube play --down removes the pod" bash -c '! podman pod exists who-pod-0'
 
-echo "== deploy/k8s as it is: podman kube play --start=false (created, not started)"
+section "deploy/k8s as it is: podman kube play --start=false (created, not started)"
 manifest deploy/k8s "$work/base.yaml"
 played+=("$work/base.yaml")
 if podman kube play --start=false "$work/base.yaml" >"$work/base.log" 2>&1; then

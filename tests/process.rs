@@ -5,7 +5,7 @@ mod common;
 
 use common::{
     BIN, Client, Exhaustion, TIMEOUT, Whod, get, have_root, hostname, out_of_descriptors, signal,
-    wake_ups,
+    wait_until, wake_ups,
 };
 use std::net::TcpListener;
 use std::process::Command;
@@ -292,16 +292,17 @@ fn shutdown_is_bounded_when_a_client_never_finishes() {
 
 /// The PID of the only child of `parent`.
 fn child_of(parent: u32) -> u32 {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
+    let mut child = None;
+    wait_until(TIMEOUT, "a child is listed", || {
         let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
             .unwrap_or_default();
-        if let Some(pid) = children.split_whitespace().next() {
-            return pid.parse().unwrap();
-        }
-        assert!(Instant::now() < deadline, "{parent} has no child");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        child = children
+            .split_whitespace()
+            .next()
+            .map(|pid| pid.parse().unwrap());
+        child.is_some()
+    });
+    child.unwrap_or_else(|| panic!("{parent} has no child"))
 }
 
 /// As PID 1 the kernel drops every signal that has no handler: a server that ignores this

@@ -6,12 +6,8 @@
 #   COMPOSE=v2: Compose v2 (`up -d --wait`); COMPOSE=PATH: that compose binary
 # Needs a Docker engine: skipped without one, except in CI where that fails (as does a missing
 # Compose v2 when asked for). With DOCKER=podman the replicas are started with `podman run`.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-DOCKER=${DOCKER:-docker}
-IMAGE=${IMAGE:-who}
-source tests/common.sh
-source scripts/lib.sh
+# shellcheck source=tests/common.sh
+source "$(dirname "$0")/common.sh"
 engine_or_skip "replica tests (tests/replicas.sh)"
 
 project="who-replicas-$$"
@@ -31,17 +27,11 @@ case "${COMPOSE:-v1}" in
     *) compose=$COMPOSE ;;
 esac
 is_podman && compose="" # the compose binaries speak to Docker's socket
-work=$(mktemp -d /tmp/who-replicas.XXXXXX)
-nginx_pid=""
-teardown() {
-    [ -z "$nginx_pid" ] || kill "$nginx_pid" 2>/dev/null
-    if [ -n "$compose" ]; then
-        "$compose" -f deploy/compose.yaml -p "$project" down -t 1 >/dev/null 2>&1
-    fi
-    cleanup_containers
-    rm -rf "$work"
+make_work replicas
+compose_down() { # at exit, once nginx is stopped (the containers go after this)
+    [ -z "$compose" ] || "$compose" -f deploy/compose.yaml -p "$project" down -t 1 >/dev/null 2>&1
 }
-trap teardown EXIT
+on_exit compose_down
 
 "$DOCKER" image inspect "$IMAGE:multi" >/dev/null 2>&1 || make --no-print-directory image-multi >"$work/build.log" 2>&1 \
     || { tail -n 30 "$work/build.log"; echo "0 passed, 1 failed"; exit 1; }
@@ -52,14 +42,14 @@ if [ -n "$compose" ]; then
     up=(up -d --no-build)
     # v2 can wait until every replica's health check passes; v1 cannot.
     [[ "$version" == 1.* ]] || up+=(--wait)
-    echo "== three replicas with $compose $version from deploy/compose.yaml: ${up[*]}"
+    section "three replicas with $compose $version from deploy/compose.yaml: ${up[*]}"
     start=$(now_ms)
     IMAGE=$IMAGE WHO_SHUTDOWN_DELAY=$window "$compose" -f deploy/compose.yaml -p "$project" "${up[@]}" >"$work/up.log" 2>&1 \
         || { cat "$work/up.log"; echo "0 passed, 1 failed"; exit 1; }
     echo "        up took $(($(now_ms) - start)) ms"
     for i in 1 2 3; do names+=("$("$compose" -f deploy/compose.yaml -p "$project" ps -q who 2>/dev/null | sed -n "${i}p")"); done
 else
-    echo "== three replicas with docker run (no docker-compose binary found)"
+    section "three replicas with docker run (no docker-compose binary found)"
     for i in 1 2 3; do
         name="$project-who-$i"
         containers+=("$name")
@@ -75,7 +65,7 @@ for name in "${names[@]}"; do
     port=$(published_port "$name")
     ports+=("$port")
     hostnames+=("$("$DOCKER" inspect -f '{{.Config.Hostname}}' "$name")")
-    wait_for_http "http://127.0.0.1:$port/healthz"
+    wait_until 10 "$name answers /healthz" http_ok "http://127.0.0.1:$port/healthz"
 done
 for i in 0 1 2; do
     check "replica $((i + 1)) on 127.0.0.1:${ports[$i]} answers its own hostname ${hostnames[$i]}" \
@@ -119,8 +109,8 @@ http {
 }
 NGINX
 nginx -p "$work" -c "$work/nginx.conf" -g 'daemon off;' &
-nginx_pid=$!
-wait_for_http "http://127.0.0.1:$lb_port/healthz"
+pids+=("$!")
+wait_until 10 "nginx answers /healthz" http_ok "http://127.0.0.1:$lb_port/healthz"
 seen=$(for _ in $(seq 30); do curl -sS --max-time 5 "http://127.0.0.1:$lb_port/who"; echo; done | sort | uniq -c)
 echo "$seen" | sed 's/^/        /'
 check "30 requests through nginx show all three hostnames" test "$(echo "$seen" | wc -l)" = 3
@@ -139,7 +129,7 @@ assert d["headers"]["x-forwarded-for"] == ["127.0.0.1"], d["headers"]
 assert d["hostname"] in sys.argv[2:], d["hostname"]
 ' "$echo_json" "${hostnames[@]}"
 
-echo "== wrk through nginx for 6 s; replica 2 is stopped after 2 s (drain window ${window} s)"
+section "wrk through nginx for 6 s; replica 2 is stopped after 2 s (drain window ${window} s)"
 (
     sleep 2
     start=$(date +%s%N)
@@ -147,10 +137,10 @@ echo "== wrk through nginx for 6 s; replica 2 is stopped after 2 s (drain window
     echo $(( ($(date +%s%N) - start) / 1000000 )) >"$work/stop-ms"
 ) &
 stopper=$!
-wrk -t1 -c16 -d6s --timeout 5s "http://127.0.0.1:$lb_port/who" >"$work/wrk.txt" 2>&1
+WRK_NUMBERS=$work/wrk.tsv wrk -s bench/numbers.lua -t1 -c16 -d6s --timeout 5s "http://127.0.0.1:$lb_port/who" >"$work/wrk.txt" 2>&1
 wait "$stopper"
 sed 's/^/        /' "$work/wrk.txt"
-read -r requests socket_errors non2xx _ < <(wrk_summary "$work/wrk.txt")
+read -r requests socket_errors non2xx _ < <(wrk_numbers "$work/wrk.tsv")
 check "wrk completed requests ($requests)" test "$requests" -gt 0
 check "zero non-2xx responses through the rolling stop ($non2xx)" test "$non2xx" = 0
 check "zero socket errors through the rolling stop ($socket_errors)" test "$socket_errors" = 0

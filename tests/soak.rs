@@ -5,12 +5,15 @@
 //!   cargo test --release --locked --test soak -- --ignored --test-threads=1 --nocapture
 //!
 //! `WHO_SOAK=short` is the version CI runs, each scenario under 20 s (`full`, the default,
-//! holds more connections for longer).
+//! holds more connections for longer). One test here is not ignored: the check of wrk's
+//! `done()` hook that the soak and the shell scripts read wrk's numbers through. The server,
+//! the connections and the waits are the harness's, tests/common.
 //!
 //! 1. slowloris: connections trickling a request head; fresh requests stay fast, the trickling
 //!    ones get 408 and are cut after the header timeout
 //! 2. idle crowd: thousands of idle keep-alive connections; fresh requests stay fast; RSS
-//! 3. sustained load: wrk; zero errors, zero non-2xx, RSS flat from the middle to the end
+//! 3. sustained load: wrk (its numbers from bench/numbers.lua's hook, read by the harness's
+//!    `Wrk`); zero errors, zero non-2xx, RSS flat from the middle to the end
 //! 4. descriptor exhaustion: prlimit --nofile=64; no crash, no busy loop, recovery (the
 //!    routine in tests/common, which tests/process.rs runs smaller)
 //! 5. SIGTERM under load: every response that started is complete; exit 0
@@ -20,10 +23,13 @@
 
 mod common;
 
-use common::{Exhaustion, TIMEOUT, Whod, out_of_descriptors, rss_kib};
+use common::{
+    Client, Exhaustion, Outcome, TIMEOUT, Whod, Wrk, connect, fresh_request, get, have_tool,
+    out_of_descriptors, rss_kib,
+};
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::net::TcpStream;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -99,74 +105,12 @@ fn raise_descriptor_limit() {
     });
 }
 
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(TIMEOUT)).unwrap();
-    stream
-}
-
-/// One request on a new connection, `Connection: close`; returns the status (0 for no
-/// answer) and how long the whole exchange took.
-fn fresh_request(addr: SocketAddr) -> (u16, Duration) {
-    let start = Instant::now();
-    let exchange = || -> std::io::Result<Vec<u8>> {
-        let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-        stream.set_read_timeout(Some(TIMEOUT))?;
-        stream.write_all(b"GET /who HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n")?;
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer)?;
-        Ok(answer)
-    };
-    let status = match exchange() {
-        Ok(answer) if answer.starts_with(b"HTTP/1.1 ") && answer.len() >= 12 => {
-            std::str::from_utf8(&answer[9..12])
-                .ok()
-                .and_then(|code| code.parse().ok())
-                .unwrap_or(0)
-        }
-        _ => 0,
-    };
-    (status, start.elapsed())
-}
-
 /// Median and maximum, in milliseconds.
 fn median_max_ms(times: &[Duration]) -> (f64, f64) {
     let mut sorted = times.to_vec();
     sorted.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     (ms(sorted[sorted.len() / 2]), ms(sorted[sorted.len() - 1]))
-}
-
-/// Reads one response with a Content-Length body, without panicking. Returns (started,
-/// complete): whether any byte of it arrived, and whether all of it did.
-fn read_response(mut stream: &TcpStream) -> (bool, bool) {
-    let mut data = Vec::new();
-    let mut chunk = [0; 4096];
-    let head_end = loop {
-        if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return (!data.is_empty(), false),
-            Ok(n) => data.extend_from_slice(&chunk[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).to_ascii_lowercase();
-    let Some(length) = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .and_then(|value| value.trim().parse::<usize>().ok())
-    else {
-        return (true, false);
-    };
-    while data.len() < head_end + length {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return (true, false),
-            Ok(n) => data.extend_from_slice(&chunk[..n]),
-        }
-    }
-    (true, true)
 }
 
 #[test]
@@ -288,12 +232,15 @@ fn idle_crowd() {
     );
     let mut whod = Whod::start(&[]);
     let before = rss_kib(whod.pid());
-    let held: Vec<TcpStream> = (0..count)
+    let mut held: Vec<Client> = (0..count)
         .map(|_| {
-            let mut stream = connect(whod.addr);
-            stream.write_all(REQUEST).unwrap();
-            assert!(read_response(&stream).1, "no answer to a held connection");
-            stream
+            let mut client = whod.connect();
+            client.send(REQUEST);
+            assert!(
+                matches!(client.try_response(), Outcome::Complete(_)),
+                "no answer to a held connection"
+            );
+            client
         })
         .collect();
     let fresh: Vec<(u16, Duration)> = (0..200).map(|_| fresh_request(whod.addr)).collect();
@@ -310,8 +257,12 @@ fn idle_crowd() {
     );
     checks.check("RSS holding them stays under 32 MiB", during < 32 * 1024);
     let alive = held
-        .iter()
-        .filter(|&(mut stream)| stream.write_all(REQUEST).is_ok() && read_response(stream).1)
+        .iter_mut()
+        .map(|client| {
+            client.stream().write_all(REQUEST).is_ok()
+                && matches!(client.try_response(), Outcome::Complete(_))
+        })
+        .filter(|&answered| answered)
         .count();
     drop(held);
     checks.check(
@@ -322,66 +273,81 @@ fn idle_crowd() {
     checks.done();
 }
 
-/// What `wrk` reports: requests, socket errors (connect + read + write + timeout), non-2xx.
-#[derive(Debug, PartialEq)]
-struct WrkSummary {
-    requests: u64,
-    errors: u64,
-    non_2xx: u64,
-}
-
-fn parse_wrk(output: &str) -> Option<WrkSummary> {
-    let line = |key: &str| output.lines().find(|l| l.contains(key));
-    let numbers = |l: &str| -> Vec<u64> {
-        l.split(|c: char| !c.is_ascii_digit())
-            .filter_map(|n| n.parse().ok())
-            .collect()
-    };
-    Some(WrkSummary {
-        requests: line(" requests in ")?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()?,
-        errors: line("Socket errors:").map_or(0, |l| numbers(l).iter().sum()),
-        non_2xx: match line("Non-2xx or 3xx responses:") {
-            Some(l) => l.split_whitespace().last()?.parse().ok()?,
-            None => 0,
-        },
-    })
-}
-
+/// bench/numbers.lua's `done()` hook, as the harness's `Wrk` runs it, against a real whod:
+/// the numbers are wrk's own (its text says the same counts), whod answered as many, and the
+/// hook also writes them when bench/pipeline.lua loads it. Runs in a plain `cargo test`; skipped
+/// without wrk, except in CI.
 #[test]
-fn wrk_output_is_parsed() {
-    let output = "Running 1s test @ http://127.0.0.1:8080/who
-  1 threads and 256 connections
-  Thread Stats   Avg      Stdev     Max   +/- Stdev
-    Latency     1.51ms  318.62us   5.87ms   80.84%
-    Req/Sec   169.72k    12.08k  180.52k    90.00%
-  168929 requests in 1.00s, 26.42MB read
-  Socket errors: connect 3, read 1, write 0, timeout 12
-  Non-2xx or 3xx responses: 7
-Requests/sec: 168885.91
-Transfer/sec:     26.41MB
-";
-    let expected = WrkSummary {
-        requests: 168929,
-        errors: 16,
-        non_2xx: 7,
-    };
-    assert_eq!(parse_wrk(output), Some(expected));
-    let clean = output
+fn wrk_writes_its_numbers_through_the_done_hook() {
+    if !have_tool("wrk", "wrk_writes_its_numbers_through_the_done_hook") {
+        return;
+    }
+    let whod = Whod::start(&["--metrics"]);
+    let url = |path: &str| format!("http://{}{path}", whod.addr);
+    let args = ["-t1", "-c4", "-d1s", "--timeout", "5s"];
+    let limit = Duration::from_secs(30);
+
+    let (who, text) = Wrk::start(&args, &url("/who")).finish(limit);
+    println!("{who:?}");
+    assert!(who.requests > 0, "{who:?}\n{text}");
+    assert!(
+        text.contains(&format!("  {} requests in ", who.requests)),
+        "wrk's text says another count than {}:\n{text}",
+        who.requests
+    );
+    assert_eq!((who.socket_errors(), who.non_2xx), (0, 0), "{text}");
+    assert!(
+        (1_000_000..3_000_000).contains(&who.duration_us),
+        "a 1 s run took {} us",
+        who.duration_us
+    );
+    let rate = who.requests as f64 * 1e6 / who.duration_us as f64;
+    assert!(
+        (who.requests_per_second - rate).abs() <= rate / 1000.0 + 0.01,
+        "{} requests per second, not {rate}",
+        who.requests_per_second
+    );
+    assert!(
+        0 < who.p50_us
+            && who.p50_us <= who.p90_us
+            && who.p90_us <= who.p99_us
+            && who.p99_us <= who.max_us,
+        "{who:?}"
+    );
+    // whod answered every request wrk counted, and at most one more per connection (those in
+    // flight when wrk stopped, which it does not count).
+    let page = whod.connect().exchange(&get("/metrics")).text();
+    let served: u64 = page
         .lines()
-        .filter(|l| !l.contains("errors") && !l.contains("Non-2xx"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let expected = WrkSummary {
-        requests: 168929,
-        errors: 0,
-        non_2xx: 0,
-    };
-    assert_eq!(parse_wrk(&clean), Some(expected));
-    assert_eq!(parse_wrk("unable to connect to 127.0.0.1:1"), None);
+        .find_map(|line| line.strip_prefix(r#"whod_requests_total{route="who",code="200"} "#))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no /who count in\n{page}"));
+    assert!(
+        (who.requests..=who.requests + 4).contains(&served),
+        "whod answered {served}, wrk counted {}",
+        who.requests
+    );
+
+    let (nowhere, text) = Wrk::start(&args, &url("/nowhere")).finish(limit);
+    assert!(
+        nowhere.requests > 0 && nowhere.non_2xx == nowhere.requests,
+        "{nowhere:?}"
+    );
+    assert!(
+        text.contains(&format!("Non-2xx or 3xx responses: {}\n", nowhere.non_2xx)),
+        "{text}"
+    );
+
+    let pipelined = [&args[..], &["-s", "bench/pipeline.lua"]].concat();
+    let (pipelined, text) = Wrk::start(&pipelined, &url("/who")).finish(limit);
+    assert!(
+        pipelined.requests >= 16 && pipelined.socket_errors() == 0 && pipelined.non_2xx == 0,
+        "{pipelined:?}"
+    );
+    assert!(
+        text.contains(&format!("  {} requests in ", pipelined.requests)),
+        "{text}"
+    );
 }
 
 #[test]
@@ -393,38 +359,25 @@ fn sustained_load() {
         &format!("wrk, 256 connections, {seconds} s"),
     );
     let mut whod = Whod::start(&[]);
-    let mut wrk = Command::new("wrk")
-        .args(["-t1", "-c256", &format!("-d{seconds}s"), "--timeout", "5s"])
-        .arg(format!("http://{}/who", whod.addr))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("wrk is installed (.ci/run installs it)");
+    let wrk = Wrk::start(
+        &["-t1", "-c256", &format!("-d{seconds}s"), "--timeout", "5s"],
+        &format!("http://{}/who", whod.addr),
+    );
     std::thread::sleep(Duration::from_secs(seconds) / 2);
     let middle = rss_kib(whod.pid());
-    let deadline = Instant::now() + Duration::from_secs(seconds + 30);
-    while wrk.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = wrk.kill();
-            panic!("wrk still running {} s after its end", 30);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // wrk stops itself at its end: 30 s more is the bound.
+    let (wrk, _) = wrk.finish(Duration::from_secs(seconds + 30));
     let end = rss_kib(whod.pid());
-    let mut output = String::new();
-    wrk.stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut output)
-        .unwrap();
-    let wrk = parse_wrk(&output).unwrap_or_else(|| panic!("no summary in wrk's output:\n{output}"));
     println!(
         "    {} requests, {} socket errors, {} non-2xx; RSS {middle} KiB at the middle, {end} KiB \
          at the end",
-        wrk.requests, wrk.errors, wrk.non_2xx
+        wrk.requests,
+        wrk.socket_errors(),
+        wrk.non_2xx
     );
     checks.check(
         "zero socket errors, zero non-2xx",
-        wrk.requests > 0 && wrk.errors == 0 && wrk.non_2xx == 0,
+        wrk.requests > 0 && wrk.socket_errors() == 0 && wrk.non_2xx == 0,
     );
     checks.check(
         "RSS flat from the middle to the end (within 10% + 256 KiB)",
@@ -481,31 +434,28 @@ fn sigterm_under_load() {
         .map(|_| {
             let (complete, incomplete) = (Arc::clone(&complete), Arc::clone(&incomplete));
             std::thread::spawn(move || {
-                let mut stream: Option<TcpStream> = None;
+                let mut client: Option<Client> = None;
                 while Instant::now() < stop_at {
-                    let s = match stream.as_mut() {
-                        Some(s) => s,
-                        None => match TcpStream::connect_timeout(&addr, TIMEOUT) {
-                            Ok(s) => {
-                                s.set_read_timeout(Some(TIMEOUT)).unwrap();
-                                stream.insert(s)
-                            }
+                    let c = match client.as_mut() {
+                        Some(c) => c,
+                        None => match Client::try_connect(addr) {
+                            Ok(c) => client.insert(c),
                             Err(_) => return, // refused: the listener is closed
                         },
                     };
-                    if s.write_all(REQUEST).is_err() {
-                        stream = None;
+                    if c.stream().write_all(REQUEST).is_err() {
+                        client = None;
                         continue;
                     }
-                    match read_response(s) {
-                        (_, true) => {
+                    match c.try_response() {
+                        Outcome::Complete(_) => {
                             complete.fetch_add(1, Ordering::Relaxed);
                         }
-                        (started, false) => {
-                            if started {
+                        outcome => {
+                            if matches!(outcome, Outcome::Cut) {
                                 incomplete.fetch_add(1, Ordering::Relaxed);
                             }
-                            stream = None;
+                            client = None;
                         }
                     }
                 }

@@ -10,12 +10,8 @@
 #      retries them elsewhere): Swarm replaces it, its health check gates it, no request fails.
 # The swarm is left at the end, also when a step fails. Needs a Docker engine that is not in a
 # swarm already, haproxy and wrk: skipped without them, except in CI where that fails.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-DOCKER=${DOCKER:-docker}
-IMAGE=${IMAGE:-who}
-source tests/common.sh
-source scripts/lib.sh
+# shellcheck source=tests/common.sh
+source "$(dirname "$0")/common.sh"
 engine_or_skip "swarm tests (tests/swarm.sh)"
 tools_or_skip "swarm tests (tests/swarm.sh)" haproxy wrk curl ss
 if [ "$("$DOCKER" info -f '{{.Swarm.LocalNodeState}}')" != inactive ]; then
@@ -27,27 +23,20 @@ fi
 stack="who-swarm-$$"
 service="${stack}_who"
 next="$IMAGE-next" # the same image under another name: the version to update to
-work=$(mktemp -d /tmp/who-swarm.XXXXXX)
-pids=()
+make_work swarm
 swarm=""
-teardown() {
-    local pid i
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+stack_gone() { [ -z "$("$DOCKER" ps -aq --filter "label=com.docker.stack.namespace=$stack")" ]; }
+leave() { # at exit, once the processes started here are stopped: the stack, the swarm, the image
     if [ -n "$swarm" ]; then
         "$DOCKER" stack rm "$stack" >/dev/null 2>&1
         # The tasks drain (WHO_SHUTDOWN_DELAY), then go: at most 30 s.
-        for i in $(seq 60); do
-            [ -z "$("$DOCKER" ps -aq --filter "label=com.docker.stack.namespace=$stack")" ] && break
-            sleep 0.5
-        done
+        WAIT_EVERY=0.5 wait_until 30 "the stack's containers are gone" stack_gone
         "$DOCKER" swarm leave --force >/dev/null 2>&1 && echo "        left the swarm"
         "$DOCKER" network rm docker_gwbridge >/dev/null 2>&1
     fi
     "$DOCKER" image rm "$next:multi" >/dev/null 2>&1
-    rm -rf "$work"
 }
-trap teardown EXIT
+on_exit leave
 
 "$DOCKER" image inspect "$IMAGE:multi" >/dev/null 2>&1 || make --no-print-directory image-multi >"$work/build.log" 2>&1 \
     || { tail -n 30 "$work/build.log"; echo "0 passed, 1 failed"; exit 1; }
@@ -60,13 +49,12 @@ if ! grep -q -- --shutdown-delay <<<"$("$DOCKER" run --rm "$IMAGE:multi" --help)
     has_window=""
 fi
 
-echo "== a one-node swarm, the stack $stack: deploy/compose.yaml + deploy/swarm.yaml (drain window ${window} s)"
+section "a one-node swarm, the stack $stack: deploy/compose.yaml + deploy/swarm.yaml (drain window ${window} s)"
 "$DOCKER" swarm init --advertise-addr 127.0.0.1 --listen-addr "127.0.0.1:$(free_port)" >"$work/init.log" 2>&1 \
     || { cat "$work/init.log"; echo "0 passed, 1 failed"; exit 1; }
 swarm=yes
 deploy() { # deploy IMAGE: `docker stack deploy` of the compose file with that image
-    local i
-    for i in 1 2 3; do
+    for _ in 1 2 3; do
         # A service that has just changed state may refuse with "update out of sequence": again.
         IMAGE=$1 "$DOCKER" stack deploy --resolve-image never -c deploy/compose.yaml -c deploy/swarm.yaml "$stack" >"$work/deploy.log" 2>&1 \
             && return 0
@@ -78,19 +66,14 @@ deploy() { # deploy IMAGE: `docker stack deploy` of the compose file with that i
 healthy_tasks() { # the containers of the service that Docker reports healthy, one ID a line
     "$DOCKER" ps -q --filter "label=com.docker.swarm.service.name=$service" --filter health=healthy
 }
-count_healthy_within() { # count_healthy_within N SECS: until N tasks are healthy; prints the time taken
-    local i start
-    start=$(now_ms)
-    for i in $(seq $(($2 * 2))); do
-        [ "$(healthy_tasks | wc -l)" -eq "$1" ] && { echo $(($(now_ms) - start)); return 0; }
-        sleep 0.5
-    done
-    return 1
+healthy_count_is() { # healthy_count_is N: true if N tasks are healthy
+    [ "$(healthy_tasks | wc -l)" -eq "$1" ]
 }
 start=$(now_ms)
 deploy "$IMAGE" || { cat "$work/deploy.log"; echo "0 passed, 1 failed"; exit 1; }
 grep -i ignor "$work/deploy.log" | sed 's/^/        docker stack deploy: /'
-took=$(count_healthy_within 3 60) && took=$(($(now_ms) - start))
+took=""
+WAIT_EVERY=0.5 wait_until 60 "three tasks are healthy" healthy_count_is 3 && took=$(($(now_ms) - start))
 check "three tasks healthy after the deploy (${took:-never} ms)" test -n "$took"
 one=$(healthy_tasks | head -n 1)
 check "tasks run read-only, all capabilities dropped, 32M, as 65534:65534 (no-new-privileges: ignored by Swarm)" test \
@@ -151,7 +134,8 @@ admin() { # admin COMMAND: one command to haproxy's runtime API; prints the answ
     timeout 2 cat <&"$fd"
     exec {fd}>&-
 }
-for _ in $(seq 50); do admin "show info" >/dev/null 2>&1 && break; sleep 0.1; done
+admin_answers() { admin "show info" >/dev/null 2>&1; }
+wait_until 5 "haproxy's runtime API answers" admin_answers
 
 # follow: twice a second, puts each task container that Docker reports healthy into a free slot
 # of both backends (its address and port, then out of maintenance: from then on haproxy checks
@@ -201,7 +185,8 @@ pids+=("$!")
 servers_up() { # servers_up BACKEND: how many of its servers haproxy's checks see up
     admin "show stat" | awk -F, -v b="$1" '$1 == b && $2 != "BACKEND" && $18 == "UP"' | wc -l
 }
-for _ in $(seq 100); do [ "$(servers_up exact)" -eq 3 ] && break; sleep 0.1; done
+three_up() { [ "$(servers_up exact)" -eq 3 ]; }
+wait_until 10 "haproxy sees three servers up" three_up
 check "haproxy follows the three tasks, checked up" test "$(servers_up exact)" = 3
 seen=$(for _ in $(seq 30); do curl -sS --max-time 5 "http://127.0.0.1:$lb/who"; echo; done | sort | uniq -c)
 echo "$seen" | sed 's/^/        /'
@@ -237,9 +222,10 @@ timewait_peak() { # timewait_peak: the most TIME_WAIT sockets seen since phase_b
     awk -v since=$((tw_since + 1000)) '$1 >= since && $2 > all { all = $2 } $1 >= since && $3 > new { new = $3 }
         END { print all + 0, new + 0 }' "$work/timewait.txt"
 }
-# load FRONTEND_PORT NAME: wrk through haproxy in the background until stop_load (10 minutes at most)
+# load FRONTEND_PORT NAME: wrk through haproxy in the background until stop_load (10 minutes at
+# most); its numbers in $work/wrk-NAME.tsv (bench/numbers.lua), its text in $work/wrk-NAME.txt
 load() {
-    wrk -t1 -c16 -d600s --timeout 5s "http://127.0.0.1:$1/who" >"$work/wrk-$2.txt" 2>&1 &
+    WRK_NUMBERS=$work/wrk-$2.tsv wrk -s bench/numbers.lua -t1 -c16 -d600s --timeout 5s "http://127.0.0.1:$1/who" >"$work/wrk-$2.txt" 2>&1 &
     wrk_pid=$!
     pids+=("$wrk_pid")
 }
@@ -248,7 +234,7 @@ stop_load() { # stop_load NAME: stops wrk, sets requests and lost (socket errors
     kill -INT "$wrk_pid"
     wait "$wrk_pid"
     sed 's/^/        /' "$work/wrk-$1.txt"
-    read -r requests errors non2xx _ < <(wrk_summary "$work/wrk-$1.txt")
+    read -r requests errors non2xx _ < <(wrk_numbers "$work/wrk-$1.tsv")
     lost=$((errors + non2xx))
 }
 # stop_times SINCE_NS: for each task sent SIGTERM since then, "ms from SIGTERM to exit, exit code"
@@ -268,21 +254,22 @@ start_failures() {
     "$DOCKER" service ps "$1" --no-trunc --format '{{.Error}}' | grep -v -e '^$' -e 'non-zero exit' | sed 's/.*: //; s/"$//' | sort | uniq -c
 }
 
-echo "== rolling update to $next:multi under load, through the frontend with no retries"
+section "rolling update to $next:multi under load, through the frontend with no retries"
 phase_begins
 load "$lb" update
 sleep 2
 since=$(date +%s%N)
+update_ended() { # update_ended: true once the update (or its rollback) has ended; sets state
+    state=$("$DOCKER" service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$service")
+    case "$state" in completed | paused | rollback_completed | rollback_paused) return 0 ;; esac
+    return 1
+}
 update() { # update IMAGE: deploys it, waits for the update (or its rollback) to end; sets state, update_ms
     local start
     start=$(now_ms)
     state=""
     deploy "$1" || return
-    for _ in $(seq 360); do # 180 s at most
-        state=$("$DOCKER" service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$service")
-        case "$state" in completed | paused | rollback_completed | rollback_paused) break ;; esac
-        sleep 0.5
-    done
+    WAIT_EVERY=0.5 wait_until 180 "the update ends" update_ended
     update_ms=$(($(now_ms) - start))
 }
 update "$next"
@@ -299,10 +286,8 @@ if [ "$state" = rollback_completed ] && start_failures "$service" | grep -q 'add
     update "$next"
 fi
 # An old task may still be draining: wait until only the three new ones run (30 s at most).
-for _ in $(seq 60); do
-    [ "$("$DOCKER" ps -q --filter "label=com.docker.swarm.service.name=$service" | wc -l)" -le 3 ] && break
-    sleep 0.5
-done
+three_run() { [ "$("$DOCKER" ps -q --filter "label=com.docker.swarm.service.name=$service" | wc -l)" -le 3 ]; }
+WAIT_EVERY=0.5 wait_until 30 "only three tasks run" three_run
 sleep 1
 stop_load update
 times=$(stop_times "$since")
@@ -331,7 +316,7 @@ if [ -n "$has_window" ]; then
         test -z "$(awk -v w=$((window * 1000 - 100)) '$1 < w || $1 >= 15000' <<<"$times")"
 fi
 
-echo "== docker kill of one task under load, through the frontend that retries"
+section "docker kill of one task under load, through the frontend that retries"
 phase_begins
 load "$lb_retry" kill
 sleep 2
@@ -339,10 +324,9 @@ victim=$(healthy_tasks | head -n 1)
 start=$(now_ms)
 "$DOCKER" kill "$victim" >/dev/null
 replaced=""
-for _ in $(seq 120); do # 60 s at most
-    if [ "$(healthy_tasks | grep -vc "^$victim")" -eq 3 ]; then replaced=$(($(now_ms) - start)); break; fi
-    sleep 0.5
-done
+replaced_by_three() { [ "$(healthy_tasks | grep -vc "^$victim")" -eq 3 ]; }
+WAIT_EVERY=0.5 wait_until 60 "three healthy tasks, the killed one not among them" replaced_by_three \
+    && replaced=$(($(now_ms) - start))
 sleep 1
 stop_load kill
 code=$(exit_code "$victim")

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Client, Whod, get, hostname, rss_kib};
+use common::{Client, Whod, get, hostname, rss_kib, wait_until};
 use std::io::Read;
 use std::time::{Duration, Instant};
 
@@ -338,11 +338,12 @@ fn sigttin_makes_the_replica_sick_and_sigttou_well_again() {
     let mut client = whod.connect();
     assert_eq!(client.exchange(&get("/who")).status, 200);
     whod.signal("TTIN");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while client.exchange(&get("/who")).status != 502 {
-        assert!(Instant::now() < deadline, "SIGTTIN not seen");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(
+        wait_until(Duration::from_secs(5), "/who answers 502", || {
+            client.exchange(&get("/who")).status == 502
+        }),
+        "SIGTTIN not seen"
+    );
     let sick = client.exchange(&get("/echo"));
     assert_eq!(
         (sick.status, sick.text().as_str()),
@@ -355,11 +356,12 @@ fn sigttin_makes_the_replica_sick_and_sigttou_well_again() {
     assert_eq!(client.exchange(&get("/healthz")).status, 200);
     assert!(whod.said("SIGTTIN received: sick"), "{}", whod.stderr());
     whod.signal("TTOU");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while client.exchange(&get("/who")).status != 200 {
-        assert!(Instant::now() < deadline, "SIGTTOU not seen");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(
+        wait_until(Duration::from_secs(5), "/who answers 200", || {
+            client.exchange(&get("/who")).status == 200
+        }),
+        "SIGTTOU not seen"
+    );
     assert!(
         whod.said("SIGTTOU received: well again"),
         "{}",

@@ -1,17 +1,38 @@
-//! The harness for the integration tests and the soak scenarios: starts the real `whod` on a
-//! free port, speaks raw HTTP/1.1 to it over real sockets and reads what it costs from `/proc`.
-//! Every read has a timeout, so no test can hang.
+//! The harness of the Rust tests (tests/*.rs, the soak in tests/soak.rs too): starts the real
+//! `whod` on a free port (`Whod`), speaks raw HTTP/1.1 to it over real sockets (`Client`,
+//! `fresh_request`), waits for a condition with one bounded poll loop (`wait_until`), runs wrk
+//! with bench/numbers.lua's hook (`Wrk`), reads what a process costs from `/proc` (`cpu_ticks`,
+//! `rss_kib`, `wake_ups`), and skips what needs root or a tool, except in CI (`have_root`,
+//! `have_tool`). Every read has a timeout and every loop a bound, so no test can hang.
 
 #![allow(dead_code)] // each test file uses its own part of the harness
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_whod");
 pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Calls `condition` every 10 ms until it is true, at most `limit`; true if it came true. On
+/// timeout it says, on stderr, that `what` never came true, and returns false: the caller
+/// asserts (or, in the soak, checks).
+pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            eprintln!("waited {limit:?} in vain until {what}");
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
 
 /// A running `whod`; killed when dropped.
 pub struct Whod {
@@ -75,51 +96,36 @@ impl Whod {
         signal(self.pid(), name);
     }
 
+    /// The exit status, once the process has exited within `limit`.
+    fn exited_within(&mut self, limit: Duration, what: &str) -> Option<ExitStatus> {
+        let mut status = None;
+        wait_until(limit, what, || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        status
+    }
+
     /// Waits for the process to exit, at most `limit`.
     pub fn wait(&mut self, limit: Duration) -> ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "whod still running after {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.exited_within(limit, "whod exits")
+            .unwrap_or_else(|| panic!("whod still running after {limit:?}"))
     }
 
     /// True once a new connection gets `200` for `GET /who`, trying for at most `TIMEOUT`.
     /// A refusal, a reset or another status means: not yet.
     pub fn serves_new_connections(&self) -> bool {
-        let deadline = Instant::now() + TIMEOUT;
-        while Instant::now() < deadline {
-            let mut fresh = self.connect();
-            fresh.send(&get("/who"));
-            let mut status_line = String::new();
-            if fresh.reader.read_line(&mut status_line).is_ok()
-                && status_line.starts_with("HTTP/1.1 200")
-            {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        wait_until(TIMEOUT, "a new connection is answered 200", || {
+            fresh_request(self.addr).0 == 200
+        })
     }
 
     /// Sends SIGTERM and waits at most `limit` for the exit; true if it exited 0 in time.
     /// Unlike `wait`, it does not panic: the soak scenarios report it as one of their checks.
     pub fn stop(&mut self, limit: Duration) -> bool {
         self.signal("TERM");
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        false
+        self.exited_within(limit, "whod exits after SIGTERM")
+            .is_some_and(|status| status.success())
     }
 
     /// True while the process has not exited.
@@ -135,14 +141,9 @@ impl Whod {
     /// True once `whod` has written `text` to stderr, waiting at most `TIMEOUT`: the lines are
     /// collected by a thread of the test, which may lag the process on a busy machine.
     pub fn said(&self, text: &str) -> bool {
-        let deadline = Instant::now() + TIMEOUT;
-        while !self.stderr().contains(text) {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        true
+        wait_until(TIMEOUT, &format!("whod says {text:?}"), || {
+            self.stderr().contains(text)
+        })
     }
 
     /// The access log: all of stdout, once the process has exited.
@@ -194,6 +195,30 @@ impl Response {
     }
 }
 
+/// A new connection to `addr`, its reads and writes bounded by `TIMEOUT`.
+pub fn try_connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    Ok(stream)
+}
+
+/// `try_connect`, which must succeed.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    try_connect(addr).expect("connect")
+}
+
+/// What came of reading a response on a connection that may fail (`Client::try_response`).
+#[derive(Debug)]
+pub enum Outcome {
+    /// All of it arrived.
+    Complete(Response),
+    /// Some of it arrived, then the connection ended or failed.
+    Cut,
+    /// No byte of it arrived.
+    Nothing,
+}
+
 /// One client connection.
 pub struct Client {
     pub reader: BufReader<TcpStream>,
@@ -201,13 +226,16 @@ pub struct Client {
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
-        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(TIMEOUT)).unwrap();
-        stream.set_nodelay(true).unwrap();
-        Client {
+        Client::try_connect(addr).expect("connect")
+    }
+
+    /// A connection, or why there is none (refused: the listener is closed).
+    pub fn try_connect(addr: SocketAddr) -> io::Result<Client> {
+        let stream = try_connect(addr)?;
+        stream.set_nodelay(true)?;
+        Ok(Client {
             reader: BufReader::new(stream),
-        }
+        })
     }
 
     pub fn stream(&mut self) -> &mut TcpStream {
@@ -221,103 +249,39 @@ impl Client {
     /// Reads one response; `head_only` for the answer to HEAD, which has no body. The body is
     /// read by its `Content-Length`, its chunks, or to the close.
     pub fn response_to(&mut self, head_only: bool) -> Response {
-        let mut response = self.head();
-        // 204 and 304 have no body, and say no length (RFC 9110 §8.6).
-        if matches!(response.status, 204 | 304) {
-            assert_eq!(
-                response.header("Content-Length"),
-                None,
-                "{}",
-                response.status
-            );
-            return response;
+        self.read(head_only)
+            .unwrap_or_else(|e| panic!("read a response: {e}"))
+    }
+
+    pub fn response(&mut self) -> Response {
+        self.response_to(false)
+    }
+
+    /// Reads one response as `response` does, except that a failed read is an outcome, not a
+    /// panic: for connections that may be cut (a server stopping under load). An answer that
+    /// breaks HTTP still panics.
+    pub fn try_response(&mut self) -> Outcome {
+        match self.reader.fill_buf() {
+            Ok(bytes) if !bytes.is_empty() => {}
+            _ => return Outcome::Nothing,
         }
-        if head_only {
-            return response;
+        match self.read(false) {
+            Ok(response) => Outcome::Complete(response),
+            Err(_) => Outcome::Cut,
         }
-        if response.header("Transfer-Encoding") == Some("chunked") {
-            while let Some(chunk) = self.chunk() {
-                response.body.extend_from_slice(&chunk);
-            }
-        } else if let Some(length) = response.header("Content-Length") {
-            response.body = vec![0; length.parse().unwrap()];
-            self.reader
-                .read_exact(&mut response.body)
-                .expect("read the body");
-        } else {
-            // Only a stream to an HTTP/1.0 client ends with the close; every other answer
-            // says where it ends.
-            assert_eq!(
-                response.header("Connection"),
-                Some("close"),
-                "an answer with neither Content-Length nor chunks: {:?}",
-                response.headers
-            );
-            self.reader
-                .read_to_end(&mut response.body)
-                .expect("read the body to the close");
-        }
-        response
     }
 
     /// Reads one chunk of a chunked body (RFC 9112 §7.1); `None` for the last chunk, whose
     /// empty trailer section is read too.
     pub fn chunk(&mut self) -> Option<Vec<u8>> {
-        let mut size_line = String::new();
-        self.reader
-            .read_line(&mut size_line)
-            .expect("read a chunk size");
-        let size = usize::from_str_radix(
-            size_line.strip_suffix("\r\n").expect("CRLF after the size"),
-            16,
-        )
-        .expect("a hexadecimal chunk size");
-        if size == 0 {
-            let mut end = String::new();
-            self.reader.read_line(&mut end).expect("the last CRLF");
-            assert_eq!(end, "\r\n", "no trailer");
-            return None;
-        }
-        let mut chunk = vec![0; size + 2];
-        self.reader.read_exact(&mut chunk).expect("read a chunk");
-        assert!(chunk.ends_with(b"\r\n"), "CRLF after the chunk");
-        chunk.truncate(size);
-        Some(chunk)
+        self.read_chunk()
+            .unwrap_or_else(|e| panic!("read a chunk: {e}"))
     }
 
     /// Reads a response's status line and header section: its body is left to read.
     pub fn head(&mut self) -> Response {
-        let mut status_line = String::new();
-        self.reader
-            .read_line(&mut status_line)
-            .expect("read the status line");
-        assert!(
-            status_line.starts_with("HTTP/1.1 ") && status_line.ends_with("\r\n"),
-            "status line {status_line:?}"
-        );
-        let status = status_line[9..12].parse().expect("status code");
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            self.reader
-                .read_line(&mut line)
-                .expect("read a header line");
-            assert!(line.ends_with("\r\n"), "header line {line:?}");
-            if line == "\r\n" {
-                break;
-            }
-            let (name, value) = line.trim_end().split_once(": ").expect("name: value");
-            headers.push((name.to_string(), value.to_string()));
-        }
-        Response {
-            status,
-            headers,
-            body: Vec::new(),
-        }
-    }
-
-    pub fn response(&mut self) -> Response {
-        self.response_to(false)
+        self.read_head()
+            .unwrap_or_else(|e| panic!("read a response's head: {e}"))
     }
 
     /// Sends one request and reads its response.
@@ -331,10 +295,123 @@ impl Client {
         let mut rest = Vec::new();
         match self.reader.read_to_end(&mut rest) {
             Ok(_) => rest.is_empty(),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => true,
             Err(e) => panic!("waiting for the close: {e}"),
         }
     }
+
+    /// One line, CRLF included; the end of the connection before its end is an error.
+    fn line(&mut self) -> io::Result<String> {
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        if !line.ends_with('\n') {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(line)
+    }
+
+    fn read(&mut self, head_only: bool) -> io::Result<Response> {
+        let mut response = self.read_head()?;
+        // 204 and 304 have no body, and say no length (RFC 9110 §8.6).
+        if matches!(response.status, 204 | 304) {
+            assert_eq!(
+                response.header("Content-Length"),
+                None,
+                "{}",
+                response.status
+            );
+            return Ok(response);
+        }
+        if head_only {
+            return Ok(response);
+        }
+        if response.header("Transfer-Encoding") == Some("chunked") {
+            while let Some(chunk) = self.read_chunk()? {
+                response.body.extend_from_slice(&chunk);
+            }
+        } else if let Some(length) = response.header("Content-Length") {
+            response.body = vec![0; length.parse().unwrap()];
+            self.reader.read_exact(&mut response.body)?;
+        } else {
+            // Only a stream to an HTTP/1.0 client ends with the close; every other answer
+            // says where it ends.
+            assert_eq!(
+                response.header("Connection"),
+                Some("close"),
+                "an answer with neither Content-Length nor chunks: {:?}",
+                response.headers
+            );
+            self.reader.read_to_end(&mut response.body)?;
+        }
+        Ok(response)
+    }
+
+    fn read_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let size_line = self.line()?;
+        let size = usize::from_str_radix(
+            size_line.strip_suffix("\r\n").expect("CRLF after the size"),
+            16,
+        )
+        .expect("a hexadecimal chunk size");
+        if size == 0 {
+            let end = self.line()?;
+            assert_eq!(end, "\r\n", "no trailer");
+            return Ok(None);
+        }
+        let mut chunk = vec![0; size + 2];
+        self.reader.read_exact(&mut chunk)?;
+        assert!(chunk.ends_with(b"\r\n"), "CRLF after the chunk");
+        chunk.truncate(size);
+        Ok(Some(chunk))
+    }
+
+    fn read_head(&mut self) -> io::Result<Response> {
+        let status_line = self.line()?;
+        assert!(
+            status_line.starts_with("HTTP/1.1 ") && status_line.ends_with("\r\n"),
+            "status line {status_line:?}"
+        );
+        let status = status_line[9..12].parse().expect("status code");
+        let mut headers = Vec::new();
+        loop {
+            let line = self.line()?;
+            assert!(line.ends_with("\r\n"), "header line {line:?}");
+            if line == "\r\n" {
+                break;
+            }
+            let (name, value) = line.trim_end().split_once(": ").expect("name: value");
+            headers.push((name.to_string(), value.to_string()));
+        }
+        Ok(Response {
+            status,
+            headers,
+            body: Vec::new(),
+        })
+    }
+}
+
+/// One `GET /who` on a new connection, `Connection: close`: the status (0 unless a whole answer
+/// came, then the close) and how long the whole exchange took, the close included.
+pub fn fresh_request(addr: SocketAddr) -> (u16, Duration) {
+    let start = Instant::now();
+    let status = match Client::try_connect(addr) {
+        Ok(mut client) => {
+            let sent = client
+                .stream()
+                .write_all(b"GET /who HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+                .is_ok();
+            match client.try_response() {
+                Outcome::Complete(response)
+                    if sent && client.reader.read_to_end(&mut Vec::new()).is_ok() =>
+                {
+                    response.status
+                }
+                _ => 0,
+            }
+        }
+        Err(_) => 0,
+    };
+    (status, start.elapsed())
 }
 
 pub fn get(path: &str) -> Vec<u8> {
@@ -364,6 +441,141 @@ pub fn have_root(test: &str) -> bool {
     );
     eprintln!("SKIPPED {test}: needs root (run the tests as root, as CI does)");
     false
+}
+
+/// True if `tool` can be run (it answers `TOOL -v` or `--version`, whatever the exit). Tests
+/// that need it skip without it, except under CI, which installs it and must run them.
+pub fn have_tool(tool: &str, test: &str) -> bool {
+    if Command::new(tool)
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+    {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} needs {tool}, and CI must run it (.ci/run installs it)"
+    );
+    eprintln!("SKIPPED {test}: needs {tool} (apt-get install {tool}; CI runs it)");
+    false
+}
+
+/// wrk's numbers, from the TSV line bench/numbers.lua's `done()` hook writes (its header
+/// comment names the fields); times in microseconds.
+#[derive(Debug, Default, PartialEq)]
+pub struct WrkNumbers {
+    pub requests: u64,
+    pub connect_errors: u64,
+    pub read_errors: u64,
+    pub write_errors: u64,
+    pub timeout_errors: u64,
+    /// Answers with a status of 400 or more (wrk's "Non-2xx or 3xx responses").
+    pub non_2xx: u64,
+    pub duration_us: u64,
+    pub bytes: u64,
+    pub requests_per_second: f64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+impl WrkNumbers {
+    /// The socket errors of every kind: connect, read, write, timeout.
+    pub fn socket_errors(&self) -> u64 {
+        self.connect_errors + self.read_errors + self.write_errors + self.timeout_errors
+    }
+
+    fn from_tsv(line: &str) -> Option<WrkNumbers> {
+        let fields: Vec<&str> = line.trim_end().split('\t').collect();
+        let n = |i: usize| fields.get(i)?.parse::<u64>().ok();
+        if fields.len() != 13 {
+            return None;
+        }
+        Some(WrkNumbers {
+            requests: n(0)?,
+            connect_errors: n(1)?,
+            read_errors: n(2)?,
+            write_errors: n(3)?,
+            timeout_errors: n(4)?,
+            non_2xx: n(5)?,
+            duration_us: n(6)?,
+            bytes: n(7)?,
+            requests_per_second: fields[8].parse().ok()?,
+            p50_us: n(9)?,
+            p90_us: n(10)?,
+            p99_us: n(11)?,
+            max_us: n(12)?,
+        })
+    }
+}
+
+/// A running wrk whose numbers bench/numbers.lua's `done()` hook writes to a file of its own.
+pub struct Wrk {
+    child: Child,
+    numbers: PathBuf,
+}
+
+impl Wrk {
+    /// Starts `wrk -s bench/numbers.lua ARGS URL`. ARGS may name another script (`-s`, the
+    /// last wins) if that one loads numbers.lua, as bench/pipeline.lua does.
+    pub fn start(args: &[&str], url: &str) -> Wrk {
+        static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let numbers =
+            std::env::temp_dir().join(format!("who-wrk-{}-{run}.tsv", std::process::id()));
+        let _ = std::fs::remove_file(&numbers);
+        let child = Command::new("wrk")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("WRK_NUMBERS", &numbers)
+            .args(["-s", "bench/numbers.lua"])
+            .args(args)
+            .arg(url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("wrk is installed (.ci/run installs it)");
+        Wrk { child, numbers }
+    }
+
+    /// Waits for wrk to end, at most `limit` (then kills it and panics); returns its numbers
+    /// and the text it printed. Panics if the hook wrote no numbers.
+    pub fn finish(mut self, limit: Duration) -> (WrkNumbers, String) {
+        let ended = wait_until(limit, "wrk ends", || {
+            self.child.try_wait().unwrap().is_some()
+        });
+        if !ended {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            panic!("wrk still running after {limit:?}");
+        }
+        let mut text = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        let line = std::fs::read_to_string(&self.numbers).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.numbers);
+        let numbers = WrkNumbers::from_tsv(&line).unwrap_or_else(|| {
+            panic!("no numbers from wrk's done() hook ({line:?}); it said:\n{text}")
+        });
+        (numbers, text)
+    }
+}
+
+impl Drop for Wrk {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_file(&self.numbers);
+    }
 }
 
 /// CPU time (user + system, all threads) of a process, in clock ticks (USER_HZ, 100 a second).

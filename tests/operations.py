@@ -95,17 +95,21 @@ FAMILIES = {
     "whod_delayed_answers": "gauge",
     "whod_ready": "gauge",
     "whod_build_info": "gauge",
+    "whod_websocket_connections_open": "gauge",
+    "whod_websocket_messages": "counter",
+    "whod_websocket_bytes": "counter",
+    "whod_websocket_closes": "counter",
     "process_cpu_seconds": "counter",
     "process_resident_memory_bytes": "gauge",
     "process_open_fds": "gauge",
     "process_max_fds": "gauge",
     "process_start_time_seconds": "gauge",
 }
-ROUTES = {"who", "healthz", "echo", "status", "stream", "data", "metrics", "other"}
+ROUTES = {"who", "healthz", "echo", "status", "stream", "data", "upload", "ws", "metrics", "other"}
 # Each route's usual code, the sample the page always shows (docs/operations.md): /status/NNN is
-# counted by class, and a 404 is all `other` ever answers.
-USUAL_CODE = {r: "200" for r in ("who", "healthz", "echo", "stream", "data", "metrics")}
-USUAL_CODE.update(status="2xx", other="404")
+# counted by class, a 404 is all `other` ever answers, and /ws's is its 101.
+USUAL_CODE = {r: "200" for r in ("who", "healthz", "echo", "stream", "data", "upload", "metrics")}
+USUAL_CODE.update(status="2xx", other="404", ws="101")
 
 
 def metrics(port, n, version, pid, launched, page_file):

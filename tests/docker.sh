@@ -3,7 +3,7 @@
 # 127.0.0.1 only. Needs a Docker engine: skipped without one, except in CI where that fails.
 # shellcheck source=tests/common.sh
 source "$(dirname "$0")/common.sh"
-MAX_MULTI_BYTES=1400000 # 1.40 MB, as docker counts
+MAX_MULTI_BYTES=1500000 # 1.50 MB, as docker counts (the bound issues 18 and 19 set; 1.40 MB before them)
 engine_or_skip "image tests (tests/docker.sh)"
 is_podman && podman_rlimits
 make_work docker
@@ -81,6 +81,6 @@ check "make sizes lists both images and a ratio" \
     grep -qE 'single / multi = [0-9]+x' <<<"$sizes"
 check "make sizes lists single and multi rows" bash -c 'grep -q "^$0 *single" <<<"$1" && grep -q "^$0 *multi" <<<"$1"' "$IMAGE" "$sizes"
 multi_bytes=$("$DOCKER" image inspect -f '{{.Size}}' "$IMAGE:multi")
-check "the multi-stage image is at most 1.40 MB ($multi_bytes bytes)" test "$multi_bytes" -le "$MAX_MULTI_BYTES"
+check "the multi-stage image is at most 1.50 MB ($multi_bytes bytes)" test "$multi_bytes" -le "$MAX_MULTI_BYTES"
 
 summary

@@ -83,21 +83,32 @@ struct Socket {
 impl Socket {
     /// Connects and sends `request`; returns the answer's head, and the socket.
     fn open(whod: &Whod, request: &[u8]) -> (String, Socket) {
+        let mut socket = Socket::send_request(whod, request);
+        (socket.head(), socket)
+    }
+
+    /// Connects and sends `request`, reading nothing yet.
+    fn send_request(whod: &Whod, request: &[u8]) -> Socket {
         let mut stream = TcpStream::connect(whod.addr).unwrap();
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.write_all(request).unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0];
-        // A byte at a time: what follows the head is frames, read apart.
-        while !head.ends_with(b"\r\n\r\n") {
-            stream.read_exact(&mut byte).expect("the answer's head");
-            head.push(byte[0]);
-        }
-        let socket = Socket {
+        Socket {
             stream,
             partial: None,
-        };
-        (String::from_utf8(head).unwrap(), socket)
+        }
+    }
+
+    /// The answer's head. A byte at a time: what follows it is frames, read apart.
+    fn head(&mut self) -> String {
+        let mut head = Vec::new();
+        let mut byte = [0];
+        while !head.ends_with(b"\r\n\r\n") {
+            self.stream
+                .read_exact(&mut byte)
+                .expect("the answer's head");
+            head.push(byte[0]);
+        }
+        String::from_utf8(head).unwrap()
     }
 
     /// The handshake, checked: a 101 with the right accept value.
@@ -400,6 +411,24 @@ fn stopping_sends_1001_and_waits_for_the_clients_close() {
         panic!("a going-away close");
     };
     ws.send(&frame(true, CLOSE, &close_payload(1001, "")));
+    assert!(ws.is_closed());
+    assert!(whod.wait(TIMEOUT).success());
+}
+
+/// An upgrade answered after the stop began (here held by `--latency` until the stop released
+/// it) is told at once, as the others were.
+#[test]
+fn an_upgrade_answered_during_the_stop_gets_1001_at_once() {
+    let mut whod = Whod::start(&["--latency", "3s"]);
+    let mut ws = Socket::send_request(&whod, &upgrade_request("/ws", ""));
+    std::thread::sleep(Duration::from_millis(300));
+    whod.signal("TERM");
+    let head = ws.head();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    let Received::Close(1001, reason) = ws.receive() else {
+        panic!("a going-away close");
+    };
+    assert_eq!(reason, "server stopping");
     assert!(ws.is_closed());
     assert!(whod.wait(TIMEOUT).success());
 }

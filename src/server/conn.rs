@@ -663,6 +663,11 @@ impl Conn {
         }
         worker.counters().websockets_open.add(1);
         self.reading = Reading::WebSocket(Box::new(ws));
+        if worker.stopping {
+            // Upgraded after the stop began (its request came late, or was held by a delay):
+            // told at once, as the others were.
+            self.close_websocket(worker);
+        }
     }
 
     /// Writes the events of the stream that are due, as long as the client keeps up (what
@@ -790,12 +795,7 @@ impl Conn {
             // An open WebSocket is told the server is going away (1001), and lingers for the
             // client's close.
             Writing::Answering if matches!(self.reading, Reading::WebSocket(_)) => {
-                if let Reading::WebSocket(ws) = &mut self.reading {
-                    ws.session
-                        .close(GOING_AWAY, "server stopping", &mut worker.batch);
-                }
-                self.end_websocket(worker);
-                self.reading = Reading::Done { unread: true };
+                self.close_websocket(worker);
                 if self.send(worker).is_err() {
                     return Next::Close;
                 }
@@ -821,6 +821,17 @@ impl Conn {
             // client may still send.
             self.reading = Reading::Done { unread: true };
         }
+    }
+
+    /// The server stops: the WebSocket is told so (1001), and its connection ends as every
+    /// last answer's does.
+    fn close_websocket(&mut self, worker: &mut WorkerState) {
+        if let Reading::WebSocket(ws) = &mut self.reading {
+            ws.session
+                .close(GOING_AWAY, "server stopping", &mut worker.batch);
+        }
+        self.end_websocket(worker);
+        self.reading = Reading::Done { unread: true };
     }
 
     /// The WebSocket is over (closed both ways, failed, stopped, timed out, or the connection

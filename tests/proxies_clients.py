@@ -37,7 +37,6 @@ A verdict line is "ok DESCRIPTION" or "FAILED DESCRIPTION"; tests/proxies.sh cou
 """
 import json
 import re
-import socket
 import sys
 import time
 import zlib
@@ -191,7 +190,6 @@ def tls(text_file, json_file, curl_file, unique_field, wants):
     version, cipher = m.groups() if m else ("?", "?")
     m = re.search(r"ALPN: server accepted (\S+)", curl)
     alpn = m.group(1) if m else "-"
-    alpn = {"h2": "h2", "http/1.1": "http/1.1"}.get(alpn, alpn)
     verdict(ssl.get("version") == version and ssl.get("cipher") == cipher,
             f"ssl: version={ssl.get('version')} cipher={ssl.get('cipher')}, as curl says it "
             f"negotiated ({version} / {cipher})")

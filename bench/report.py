@@ -281,7 +281,7 @@ if ws_echo or ws_hold:
     print(f"WebSocket echo, measured by bench/load: {conns} WebSockets, each sending one binary "
           f"message (masked, as a client must), waiting for its echo whole, and sending the next, for "
           f"{seconds} s per server and round ({rounds} round(s), who and Node in turn). Node: `ws` 8 "
-          "with bufferutil, `perMessageDeflate: false` ([bench/ws_echo.js](../bench/ws_echo.js)), one "
+          "with bufferutil, `perMessageDeflate: false` (`bench/ws_echo.js`), one "
           "process on one thread for JavaScript as whod's one worker. Server CPU per message is its "
           "user and system time over the messages echoed; the client's CPU share (its CPU time over "
           "the run's) shows whether the client could have been the limit. The idle rows: each "
@@ -383,15 +383,16 @@ def chart(path):
                       f'<text x="{x + 17}" y="40" class="value">{escape(label(s))}</text>')
         x += 30 + 7 * len(label(s))
     today = datetime.date.today().isoformat()
-    foot = (f"make bench, {today}, on {machine}; {rounds} round(s), medians. Each group's bars are scaled "
-            "to its own largest value.")
-    height = y + 20
+    foot = [f"make bench, {today}, on {machine}.",
+            f"{rounds} round(s), medians. Each group's bars are scaled to its own largest value."]
+    height = y + 30
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">',
            "<style>.panel{font-size:15px;font-weight:bold}.group{font-size:12px}.value{font-size:11px}.title{font-size:17px;font-weight:bold}.foot{font-size:10px;fill:#555}</style>",
            f'<rect width="{width}" height="{height}" fill="white"/>',
            '<text x="12" y="20" class="title">who (whod) against nginx, the Go original and Node ws, on loopback</text>',
            *legend, *parts,
-           f'<text x="12" y="{height - 8}" class="foot">{escape(foot)}</text>', "</svg>"]
+           *(f'<text x="12" y="{height - 22 + 13 * i}" class="foot">{escape(line)}</text>' for i, line in enumerate(foot)),
+           "</svg>"]
     with open(path, "w") as f:
         f.write("\n".join(svg) + "\n")
 

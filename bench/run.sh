@@ -4,15 +4,19 @@
 # a shared machine hits all alike; the report gives per-server medians and the median of the
 # per-round ratios. Then, per server: the system calls it makes per request and per connection
 # (perf stat on its syscall tracepoints, during a wrk load), and the user-space instructions it
-# executes per request and per connection (callgrind, a fixed load; who and nginx). Writes
-# target/bench/results.md.
+# executes per request and per connection (callgrind, a fixed load; who and nginx). Then what
+# wrk cannot load, with bench/load (the bench's own client, built here): downloads (/data
+# against nginx's sendfile), uploads (/upload against nginx discarding the body), many /stream
+# at once (whod alone), and WebSocket echoes and idle WebSockets (/ws against Node's ws).
+# Writes target/bench/results.md and the chart target/bench/throughput.svg.
 #
 #   bench/run.sh [--rounds N] [--seconds S] [--hold N] [--baseline REV] [--smoke]
 #   --baseline REV: also build whod at git revision REV and run it as one more server,
 #                   who@REV, in the same rounds (BENCH_BASELINE=REV does the same). With
 #                   REV=HEAD it shows what the uncommitted changes do.
-#   --smoke: 1 round of 1 s, 500 held connections, short perf and callgrind runs: as CI runs
-#            it, so that every part of the bench runs and cannot rot.
+#   --smoke: 1 round of 1 s, 500 held connections, short perf and callgrind runs, 64 MiB
+#            transfers, 100 streams, 500 idle WebSockets: as CI runs it, so that every part of
+#            the bench runs and cannot rot.
 # wrk's numbers come from bench/numbers.lua's done() hook (bench/pipeline.lua loads it too).
 # shellcheck source=tests/common.sh
 source "$(dirname "$0")/../tests/common.sh"
@@ -23,6 +27,11 @@ rounds=3 seconds=4 hold=5000 baseline=${BENCH_BASELINE:-}
 syscall_seconds=3     # each perf stat run: one wrk load of this length per server and load
 callgrind_rounds=200  # keep-alive requests under callgrind: this many rounds over 64 connections
 callgrind_close=2560  # Connection: close requests (each a new connection) under callgrind
+transfer_size=1073741824  # each download and upload: 1 GiB
+transfer_count=2      # downloads per server, client and round (uploads: one per round)
+stream_clients=1000 stream_events=50 stream_interval=100ms  # /stream: clients at once, events each
+ws_conns=64           # WebSockets echoing at once, one message in flight each
+ws_hold=10000         # idle WebSockets held
 usage="usage: bench/run.sh [--rounds N] [--seconds S] [--hold N] [--baseline REV] [--smoke]"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -30,13 +39,17 @@ while [ $# -gt 0 ]; do
         --seconds) seconds=$2; shift 2 ;;
         --hold) hold=$2; shift 2 ;;
         --baseline) baseline=$2; shift 2 ;;
-        --smoke) rounds=1 seconds=1 hold=500 syscall_seconds=1 callgrind_rounds=10 callgrind_close=128; shift ;;
+        --smoke)
+            rounds=1 seconds=1 hold=500 syscall_seconds=1 callgrind_rounds=10 callgrind_close=128
+            transfer_size=67108864 transfer_count=1 stream_clients=100 stream_events=10 ws_hold=500
+            shift ;;
         *) echo "$usage" >&2; exit 2 ;;
     esac
 done
 
 out=target/bench
 mkdir -p "$out"
+load_start=$(cut -d' ' -f1 /proc/loadavg) # the machine's load average, said in the report
 raw=$out/raw.tsv
 : >"$raw"
 ulimit -n "$(ulimit -Hn)" # wrk at 1000 connections and the held ones need more than 1024
@@ -46,7 +59,7 @@ for pair in wrk:wrk nginx:nginx-light go:golang-go python3:python3 curl:curl; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 # Without these the bench still runs; the report says which part it left out and why.
-for pair in perf:linux-perf valgrind:valgrind; do
+for pair in perf:linux-perf valgrind:valgrind node:nodejs npm:npm; do
     command -v "${pair%%:*}" >/dev/null || optional+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ]; then
@@ -65,6 +78,19 @@ fi
 echo "bench: building whod (release, static, as Dockerfile.multi builds it) and the Go original"
 whod=$(static_build target)
 GOCACHE=$PWD/$out/gocache CGO_ENABLED=0 go build -o "$out/who-go" bench/who.go
+echo "bench: building the load client (bench/load) and installing Node's ws 8"
+cargo build --release --locked -q --manifest-path bench/load/Cargo.toml --target-dir "$out/load"
+load=$out/load/release/load
+# Node's ws, the WebSocket row's reference, with bufferutil (the add-on ws recommends for
+# speed, a prebuilt binary in its package). Without node or npm the WebSocket table has
+# whod alone, and says why.
+node_unavailable=""
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    node_unavailable="node or npm is not installed (Debian: apt-get install nodejs npm)"
+elif [ ! -f "$out/node/node_modules/ws/package.json" ] &&
+    ! npm install --no-audit --no-fund --silent --prefix "$out/node" ws@8 bufferutil@4 >"$out/npm.log" 2>&1; then
+    node_unavailable="npm install ws@8 failed: $(tail -n 1 "$out/npm.log")"
+fi
 if [ -n "$baseline" ]; then
     # The baseline's sources from git (git archive: the repository's worktrees are not
     # touched), built the same way into a target directory of its own.
@@ -84,12 +110,18 @@ fi
 # with each of the others (who/NAME). A variant of whod is one more line, e.g.
 #   server "who --metrics" whod "$whod" --metrics
 servers=()
-declare -A kind bin flags
+declare -A kind bin flags in_table
 server() {
     servers+=("$1")
-    kind[$1]=$2 bin[$1]=$3
+    in_table[$1]=1
+    helper "$@"
+}
+# helper NAME KIND BINARY [FLAGS...]: a server started for a later part (not a /who column).
+helper() {
+    local name=$1
+    kind[$name]=$2 bin[$name]=$3
     shift 3
-    flags[${servers[-1]}]="$*"
+    flags[$name]="$*"
 }
 server who whod "$whod"
 server nginx nginx nginx
@@ -141,6 +173,7 @@ command_for() {
     case ${kind[$name]} in
         whod) echo "$valgrind ${bin[$name]} --port $p --bind 127.0.0.1 ${flags[$name]}" ;;
         go) echo "env PORT=$p ${bin[$name]} ${flags[$name]}" ;;
+        node) echo "env NODE_PATH=$out/node/node_modules ${bin[$name]} bench/ws_echo.js $p" ;;
         nginx)
             sed -e "s|PREFIX|$nginx_prefix|g" -e "s|PORT|$p|g" bench/nginx.conf >"$nginx_prefix/nginx-$p.conf"
             if [ -n "$valgrind" ]; then
@@ -174,7 +207,7 @@ start() {
     port[$name]=$p
     pid[$name]=$server_pid
     pids+=("${pid[$name]}")
-    echo -e "startup\t$name\t$ms" >>"$raw"
+    [ -z "${in_table[$name]:-}" ] || echo -e "startup\t$name\t$ms" >>"$raw"
 }
 
 echo "bench: exec -> first 200, three starts each"
@@ -309,6 +342,113 @@ else
     done
 fi
 
+# What wrk cannot load, with bench/load (one thread, epoll; see its header). The servers: whod
+# with room for these loads (its defaults cap /data at 100 MiB, bodies at 1 MiB, connections at
+# 10,000), nginx with the same bench/nginx.conf (/data: a file of the download's size, written
+# here, sent with sendfile; /upload: the body read and discarded), Node's ws (bench/ws_echo.js).
+# Each row is a median over the rounds; who and the other server alternate within a round, and
+# their ratio is the median of the per-round ratios. The servers' CPU time is read around each
+# run (/proc, as for the /who loads).
+hz=$(getconf CLK_TCK)
+cpu_of() { python3 bench/probe.py cpu "${pid[$1]}"; }
+helper who+ whod "$whod" --max-data "$transfer_size" --max-body 2GiB
+helper nginx+ nginx nginx
+{
+    echo -e "param\ttransfer_size\t$transfer_size"
+    echo -e "param\ttransfer_count\t$transfer_count"
+    echo -e "param\tstream_clients\t$stream_clients"
+    echo -e "param\tstream_events\t$stream_events"
+    echo -e "param\tstream_interval\t$stream_interval"
+    echo -e "param\tws_conns\t$ws_conns"
+} >>"$raw"
+# nginx's file holds whod's bytes (bench/load checks only the length): its 64-byte line over
+# and over.
+(yes 'who/data 0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOP' || true) | head -c "$transfer_size" >"$nginx_prefix/data.bin"
+on_exit rm -f "$nginx_prefix/data.bin"
+start who+
+start nginx+
+# transfer KIND ROUND NAME CLIENT COMMAND...: runs COMMAND (which prints BYTES SECONDS lines),
+# records their sums and the server's CPU seconds meanwhile.
+transfer() {
+    local what=$1 round=$2 name=$3 client=$4 ticks
+    shift 4
+    ticks=$(cpu_of "$name")
+    "$@" >"$out/transfer.tsv"
+    ticks=$(( $(cpu_of "$name") - ticks ))
+    awk -F'\t' -v line="$what\t$round\t${name%+}\t$client" -v cpu="$(awk -v t="$ticks" -v hz="$hz" 'BEGIN { print t / hz }')" \
+        '{ bytes += $1; seconds += $2 } END { printf "%s\t%d\t%.6f\t%.3f\n", line, bytes, seconds, cpu }' "$out/transfer.tsv" >>"$raw"
+    tail -n 1 "$raw" | awk -F'\t' '{ printf "  %-8s round %d  %-6s %-5s %.2f GB/s, server CPU %.2f s\n", $1, $2, $3, $4, $5 / $6 / 1e9, $7 }'
+}
+curl_download() { # PORT COUNT: what bench/load download prints, by curl
+    for _ in $(seq "$2"); do
+        curl -sS -o /dev/null -w '%{size_download}\t%{time_total}\n' "http://127.0.0.1:$1/data?size=$transfer_size"
+    done
+}
+curl_upload() { # PORT: one upload of nginx's file (curl -T: PUT, streamed from the file)
+    curl -sS -o /dev/null -w '%{size_upload}\t%{time_total}\n' -T "$nginx_prefix/data.bin" "http://127.0.0.1:$1/upload"
+}
+upload_total() { # PORT: bench/load's total line (to the answer of a GET sent after the body)
+    "$load" upload "$1" /upload "$transfer_size" 1 | awk -F'\t' '$1 == "total" { print $2 "\t" $3 }'
+}
+echo "bench: downloads and uploads, $rounds round(s): $transfer_count download(s) of $transfer_size bytes per server and client, one upload"
+for round in $(seq "$rounds"); do
+    for name in who+ nginx+; do
+        transfer download "$round" "$name" load "$load" download "${port[$name]}" "/data?size=$transfer_size" "$transfer_count"
+        transfer download "$round" "$name" curl curl_download "${port[$name]}" "$transfer_count"
+    done
+    for name in who+ nginx+; do
+        transfer upload "$round" "$name" load upload_total "${port[$name]}"
+        transfer upload "$round" "$name" curl curl_upload "${port[$name]}"
+    done
+done
+rm -f "$nginx_prefix/data.bin"
+
+echo "bench: /stream, $stream_clients at once, $stream_events events each, one every $stream_interval"
+idle=$(python3 bench/probe.py rss "${pid[who+]}")
+ticks=$(cpu_of who+)
+read -r events stream_seconds stream_rss short < <("$load" streams "${port[who+]}" \
+    "/stream?count=$stream_events&interval=$stream_interval" "$stream_clients" "$stream_events" "${pid[who+]}")
+ticks=$(( $(cpu_of who+) - ticks ))
+echo -e "streams\t$events\t$stream_seconds\t$(awk -v t="$ticks" -v hz="$hz" 'BEGIN { print t / hz }')\t$stream_rss\t$short\t$idle" >>"$raw"
+echo "  $events events in $stream_seconds s, $short stream(s) short"
+stop_pids
+
+# WebSocket: whod (room for the held connections) and Node's ws, echoing; then each started
+# afresh to hold the idle ones. The client holds one descriptor per WebSocket, as the servers.
+helper ws whod "$whod" --max-connections $((ws_hold + 100))
+helper node node node
+ws_servers=(ws)
+if [ -n "$node_unavailable" ]; then
+    echo "bench: WebSocket without Node's ws: $node_unavailable"
+    echo -e "node_unavailable\t$node_unavailable" >>"$raw"
+else
+    ws_servers+=(node)
+fi
+for name in "${ws_servers[@]}"; do start "$name"; done
+echo "bench: WebSocket echo, $rounds round(s) of ${seconds}s, $ws_conns connections, one message in flight each"
+for size in 16 65536; do
+    for round in $(seq "$rounds"); do
+        for name in "${ws_servers[@]}"; do
+            ticks=$(cpu_of "$name")
+            read -r messages ws_seconds client_cpu < <("$load" ws-echo "${port[$name]}" /ws "$ws_conns" "$size" 1 "$seconds")
+            ticks=$(( $(cpu_of "$name") - ticks ))
+            echo -e "ws_echo\t$size\t$round\t${name/ws/who}\t$messages\t$ws_seconds\t$(awk -v t="$ticks" -v hz="$hz" 'BEGIN { print t / hz }')\t$client_cpu" >>"$raw"
+            printf '  %5d B  round %d  %-5s %s messages/s\n' "$size" "$round" "${name/ws/who}" "$(awk -v m="$messages" -v s="$ws_seconds" 'BEGIN { printf "%.0f", m / s }')"
+        done
+    done
+done
+stop_pids
+held=$(( ws_hold < $(ulimit -n) - 200 ? ws_hold : $(ulimit -n) - 200 ))
+echo "bench: $held idle WebSockets held per server"
+for name in "${ws_servers[@]}"; do
+    start "$name"
+    sleep 0.2
+    read -r before during alive < <("$load" ws-hold "${port[$name]}" /ws "$held" "${pid[$name]}")
+    echo -e "ws_hold\t${name/ws/who}\t$held\t$before\t$during\t$alive" >>"$raw"
+    echo "  ${name/ws/who}: RSS $before KiB, $during KiB with $alive open"
+    stop_pids
+done
+
 for name in "${servers[@]}"; do
     case ${kind[$name]} in
         nginx) echo -e "size\t$name\t$(stat -c %s "$(command -v "${bin[$name]}")")" ;;
@@ -316,5 +456,7 @@ for name in "${servers[@]}"; do
     esac
 done >>"$raw"
 machine="$(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r)"
-python3 bench/report.py "$raw" "$machine" "$rounds" "$seconds" "$hold" "$syscall_seconds" "$callgrind_rounds" "$callgrind_close" | tee "$out/results.md"
+machine+=" (load average $load_start at the start, $(cut -d' ' -f1 /proc/loadavg) at the end)"
+python3 bench/report.py "$raw" "$machine" "$rounds" "$seconds" "$hold" "$syscall_seconds" "$callgrind_rounds" "$callgrind_close" \
+    "$out/throughput.svg" | tee "$out/results.md"
 echo "bench: done in $SECONDS s; results in $out/results.md"

@@ -8,16 +8,20 @@
 //! - `socket`: accept, read, write; the listener's backlog, the buffer sizes (tests).
 //! - `epoll`: `Epoll`, `Interest`, `Event`, `Events`.
 //! - `signal`: `Signal`, `Signals` (block, wait).
+//! - `clmul`: CRC-32 by the CPU's carry-less multiply, where it has one (not libc: the one
+//!   use of CPU instructions std does not reach).
 //! - `process`: the host name, the open files limit and the descriptors open, the CPUs and
 //!   CPU time, the resident memory (/proc/self).
 #![allow(unsafe_code)]
 
+mod clmul;
 mod epoll;
 mod errno;
 mod process;
 mod signal;
 mod socket;
 
+pub use clmul::crc32_fold;
 pub use epoll::{Epoll, Event, Events, Interest};
 pub use process::{
     available_cpus, cpu_time, hostname, open_descriptors, open_files_limit, page_size,

@@ -18,7 +18,7 @@ source "$(dirname "$0")/common.sh"
 PATH=$PATH:/usr/sbin # nginx and haproxy, for a user whose PATH lacks them
 tools_or_skip "WebSocket tests (tests/websocket.sh)" python3 py:websockets py:kosoku node npm nginx haproxy curl
 SOURCE_IP=127.0.0.7 # the clients' address behind a proxy, distinct from the proxy's (127.0.0.1)
-WINDOW=1            # the replicas' --shutdown-delay in the rolling stop, seconds
+WINDOW=2            # the replicas' --shutdown-delay in the rolling stop, seconds
 CLIENTS=6           # clients in the rolling stop: two per replica
 parts=" ${*:-autobahn clients proxies replicas} "
 # wanted PART: PART is to run.

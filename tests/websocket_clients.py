@@ -16,7 +16,7 @@ through proxies. Loopback only; every wait and read is bounded.
                                              from SOURCE through PROXY: echoes, and the greeting
                                              (?greeting=json) shows remote address REMOTE and
                                              each header field NAME with VALUE
-  websocket_clients.py refused URL          an upgrade the server is expected to refuse: prints
+  websocket_clients.py refused URL           an upgrade the server is expected to refuse: prints
                                              "STATUS BODY" (or "open" if it was accepted)
   websocket_clients.py quiet URL SECONDS     says nothing for SECONDS, answering whod's pings
                                              (as any client does), then sends one message;
@@ -100,6 +100,12 @@ async def serve_reference():
 # --- autobahn --------------------------------------------------------------------------------
 
 
+def tally(report):
+    """"298 OK, 3 INFORMATIONAL": the count of each verdict, the commonest first."""
+    counts = collections.Counter(b for b, _, _ in report.values())
+    return ", ".join(f"{n} {v}" for v, n in counts.most_common())
+
+
 def case_key(case):
     return tuple(int(part) for part in case.split("."))
 
@@ -117,8 +123,9 @@ def read_report(directory):
             with open(os.path.join(directory, outcome["reportfile"])) as f:
                 details = json.load(f)
             why = details.get("result") or ""
-            if RANK.get(outcome["behavior"], 0) < 2 and details.get("remoteCloseCode"):
-                why += f" (the server closed: {details['remoteCloseCode']} {details.get('remoteCloseReason') or ''})".replace(" )", ")")
+            code, reason = details.get("remoteCloseCode"), details.get("remoteCloseReason")
+            if RANK.get(outcome["behavior"], 0) < 2 and code:
+                why += f" (the server closed: {code}{' ' + reason if reason else ''})"
         except (OSError, ValueError):
             pass
         report[case] = (outcome["behavior"], outcome["behaviorClose"], why)
@@ -134,40 +141,47 @@ def autobahn(out, pairs):
     for name in names:
         with open(os.path.join(out, f"{name}.tsv"), "w") as f:
             f.write("case\tbehavior\tbehaviorClose\tresult\n")
-            for case in sorted(reports[name], key=case_key):
-                f.write("\t".join((case, *reports[name][case])) + "\n")
-        counts = collections.Counter(b for b, _, _ in reports[name].values())
-        inform(f"{name}: {len(reports[name])} cases, " + ", ".join(f"{n} {v}" for v, n in counts.most_common()))
-    bad = sorted((c for c, (b, bc, _) in whod.items() if RANK.get(b, 0) < 2 or RANK.get(bc, 0) < 2), key=case_key)
-    counts = collections.Counter(b for b, _, _ in whod.values())
+            f.writelines("\t".join((c, *reports[name][c])) + "\n"
+                         for c in sorted(reports[name], key=case_key))
+        inform(f"{name}: {len(reports[name])} cases, {tally(reports[name])}")
+
+    def behavior(name, case):
+        return reports[name].get(case, ("absent",))[0]
+
+    def passed(name, case):
+        return RANK.get(behavior(name, case), 0)
+
+    bad = sorted((c for c, (b, bc, _) in whod.items() if RANK.get(b, 0) < 2 or RANK.get(bc, 0) < 2),
+                 key=case_key)
     verdict(len(whod) > 290 and not bad,
-            f"Autobahn, cases 1 to 10: every one of {first}'s {len(whod)} cases is OK, NON-STRICT or INFORMATIONAL "
-            f"({', '.join(f'{n} {v}' for v, n in counts.most_common())})"
-            + (f"; not: {', '.join(bad)}" if bad else ""))
+            f"Autobahn, cases 1 to 10: every one of {first}'s {len(whod)} cases is OK, NON-STRICT "
+            f"or INFORMATIONAL ({tally(whod)})" + (f"; not: {', '.join(bad)}" if bad else ""))
     cases = sorted(set().union(*(set(r) for r in reports.values())), key=case_key)
     for name in names[1:]:
         other = reports[name]
-        verdict(set(other) == set(whod), f"the same {len(whod)} cases ran against {name} ({len(other)})")
-        worse = [c for c in cases if RANK.get(whod.get(c, ("FAILED",))[0], 0) < RANK.get(other.get(c, ("FAILED",))[0], 0)]
+        verdict(set(other) == set(whod),
+                f"the same {len(whod)} cases ran against {name} ({len(other)})")
+        worse = [c for c in cases if passed(first, c) < passed(name, c)]
         verdict(not worse, f"{first} is no worse than {name} on any case"
                 + (f"; worse on {', '.join(worse)}" if worse else
-                   f" ({name} does not pass {sum(RANK.get(other[c][0], 0) < 2 for c in other)})"))
-    differ = [c for c in cases if len({reports[n].get(c, ("absent",))[0] for n in names}) > 1]
+                   f" ({name} does not pass {sum(passed(name, c) < 2 for c in other)})"))
+    differ = [c for c in cases if len({behavior(n, c) for n in names}) > 1]
 
     def cell(name, case):
-        behavior, _, why = reports[name].get(case, ("absent", "", ""))
-        return behavior if RANK.get(behavior, 0) == 2 or not why else f"{behavior}: {why}"
+        outcome, _, why = reports[name].get(case, ("absent", "", ""))
+        return outcome if RANK.get(outcome, 0) == 2 or not why else f"{outcome}: {why}"
 
     with open(os.path.join(out, "differences.md"), "w") as f:
         f.write("| case | " + " | ".join(names) + " |\n|---|" + "---|" * len(names) + "\n")
-        for c in differ:
-            f.write(f"| {c} | " + " | ".join(cell(n, c) for n in names) + " |\n")
-    inform(f"the {len(differ)} cases whose verdicts differ (a case not passed: Autobahn's result, the server's close):")
-    widths = [max([len(n)] + [len(reports[n].get(c, ("absent",))[0]) for c in differ]) for n in names]
+        f.writelines(f"| {c} | " + " | ".join(cell(n, c) for n in names) + " |\n" for c in differ)
+    inform(f"the {len(differ)} cases whose verdicts differ (for a case not passed: Autobahn's "
+           "result, and the close the server sent):")
+    widths = [max([len(n)] + [len(behavior(n, c)) for c in differ]) for n in names]
     inform(f"{'case':<8}" + "  ".join(f"{n:<{w}}" for n, w in zip(names, widths)))
     for c in differ:
-        inform(f"{c:<8}" + "  ".join(f"{reports[n].get(c, ('absent',))[0]:<{w}}" for n, w in zip(names, widths)))
-    whys = sorted({(n, cell(n, c).partition(": ")[2]) for c in differ for n in names if ": " in cell(n, c)})
+        inform(f"{c:<8}" + "  ".join(f"{behavior(n, c):<{w}}" for n, w in zip(names, widths)))
+    whys = sorted({(n, cell(n, c).partition(": ")[2]) for c in differ for n in names
+                   if ": " in cell(n, c)})
     for name, why in whys:
         inform(f"{name}: {why} ({', '.join(c for c in differ if cell(name, c).endswith(why))})")
 
@@ -180,53 +194,53 @@ async def client(url):
     async with connect(url, max_size=None, compression=None, open_timeout=TIMEOUT) as ws:
         await ws.send("hello, whod")
         got = await asyncio.wait_for(ws.recv(), TIMEOUT)
-        verdict(got == "hello, whod", f"websockets {websockets.__version__}: a text message comes back as text ({got!r})")
+        verdict(got == "hello, whod",
+                f"websockets {websockets.__version__}: a text message comes back as text ({got!r})")
         await ws.send(b"\x00\x01\xfe\xff binary")
         got = await asyncio.wait_for(ws.recv(), TIMEOUT)
-        verdict(got == b"\x00\x01\xfe\xff binary", f"websockets: a binary message comes back as binary ({got!r})")
+        verdict(got == b"\x00\x01\xfe\xff binary",
+                f"websockets: a binary message comes back as binary ({got!r})")
         start = time.monotonic()
         await ws.send(megabyte)
         got = await asyncio.wait_for(ws.recv(), TIMEOUT)
-        verdict(got == megabyte, f"websockets: a 1 MiB binary message comes back whole and the same "
-                f"({len(got)} bytes in {time.monotonic() - start:.3f} s)")
-        start = time.monotonic()
+        verdict(got == megabyte, f"websockets: a 1 MiB binary message comes back whole and the "
+                f"same ({len(got)} bytes in {time.monotonic() - start:.3f} s)")
         pong = await ws.ping(b"are you there")
         latency = await asyncio.wait_for(pong, TIMEOUT)
         verdict(True, f"websockets: a ping with a payload gets its pong ({latency * 1000:.1f} ms)")
         await ws.close()
-        verdict(ws.close_code == 1000, f"websockets: a close (1000) is answered with a close (code {ws.close_code})")
+        verdict(ws.close_code == 1000,
+                f"websockets: a close (1000) is answered with a close (code {ws.close_code})")
 
 
 # --- proxied ---------------------------------------------------------------------------------
 
 
-def fields_of(greeting):
-    return {name: values for name, values in greeting["headers"].items()}
-
-
 async def proxied(proxy, url, source, remote, expected):
-    async with connect(url, local_addr=(source, 0), max_size=None, compression=None, open_timeout=TIMEOUT) as ws:
+    async with connect(url, local_addr=(source, 0), max_size=None, compression=None,
+                       open_timeout=TIMEOUT) as ws:
         greeting = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
         inform(f"the upgrade request as {greeting['name'] or 'whod'} got it through {proxy}: "
                f"remote {greeting['remote']['address']}:{greeting['remote']['port']}")
         for field in greeting["fields"]:
             inform(f"    {field['name']}: {field['value']}")
-        message = "x" * 70000  # longer than a 16-bit frame length: the proxy must pass 64-bit lengths
+        message = "x" * 70000  # over a 16-bit frame length: the proxy must pass a 64-bit one
         echoes = []
         for sent in ("through " + proxy, b"\x00\xff binary", message):
             await ws.send(sent)
             echoes.append(await asyncio.wait_for(ws.recv(), TIMEOUT) == sent)
-        verdict(all(echoes), f"through {proxy}: text, binary and a 70000-byte message come back the same ({echoes})")
+        verdict(all(echoes), f"through {proxy}: text, binary and a 70000-byte message come back "
+                f"the same ({echoes})")
         verdict(greeting["remote"]["address"] == remote,
                 f"the greeting through {proxy} shows the proxy's address as the remote one "
                 f"({greeting['remote']['address']}, the client being {source})")
-        headers = fields_of(greeting)
         for name, value in expected:
-            got = headers.get(name.lower())
-            verdict(got == [value], f"the greeting through {proxy} shows {name}: {value} (got {got})")
+            got = greeting["headers"].get(name.lower())
+            verdict(got == [value],
+                    f"the greeting through {proxy} shows {name}: {value} (got {got})")
 
 
-# --- refused -------------------------------------------------------------------------------
+# --- refused ---------------------------------------------------------------------------------
 
 
 async def refused(url):
@@ -248,10 +262,11 @@ async def quiet(url, seconds):
         try:
             await asyncio.wait_for(ws.wait_closed(), seconds)
             state = "cut"
-        except asyncio.TimeoutError:
+        except TimeoutError:
             try:  # still open: it must still echo
                 await ws.send("still here")
-                state = "alive" if await asyncio.wait_for(ws.recv(), TIMEOUT) == "still here" else "wrong"
+                echo = await asyncio.wait_for(ws.recv(), TIMEOUT)
+                state = "alive" if echo == "still here" else "wrong"
             except ConnectionClosed:
                 state = "cut"
         code = ws.close_code if ws.close_code is not None else "-"
@@ -275,8 +290,8 @@ async def replicas(url, count, names):
     results = await asyncio.gather(*(one_replica(url, i) for i in range(count)))
     seen = collections.Counter(name for name, _ in results)
     inform("WebSockets per replica: " + ", ".join(f"{n} {seen[n]}" for n in sorted(seen)))
-    verdict(set(seen) == set(names), f"the greetings of {count} WebSockets through the balancer name every replica "
-            f"({', '.join(sorted(seen))}), and no other")
+    verdict(set(seen) == set(names), f"the greetings of {count} WebSockets through the balancer "
+            f"name every replica ({', '.join(sorted(seen))}), and no other")
     answered = collections.Counter()
     for name, n in results:
         answered[name] += n
@@ -306,7 +321,8 @@ class Sender:
         self.resent = 0
         self.connections = []  # the replica of each connection, in order
         self.closes = []  # [replica, code, reason, seconds until the next connection opened]
-        self.errors = []
+        self.wrong_echoes = []
+        self.failed_connects = []
         self.history = collections.defaultdict(list)  # number -> "sent to R", "echoed by R"...
 
     def message(self, n):
@@ -320,16 +336,16 @@ class Sender:
                 ws = await connect(self.url, compression=None, open_timeout=TIMEOUT)
                 greeting = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
                 return ws, greeting["name"]
-            except (OSError, InvalidHandshake, ConnectionClosed, asyncio.TimeoutError) as e:
-                self.errors.append(f"connecting: {e!r}")
+            except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError) as e:
+                self.failed_connects.append(repr(e))
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"client {self.index}: no connection after 100 tries")
 
     async def read(self, ws):
         async for echo in ws:
-            if not self.unanswered or echo != self.message(self.unanswered[0]):
-                self.errors.append(f"unexpected echo {echo!r}, expecting "
-                                   f"{self.message(self.unanswered[0]) if self.unanswered else 'none'}")
+            expected = self.message(self.unanswered[0]) if self.unanswered else None
+            if echo != expected:
+                self.wrong_echoes.append(f"{echo!r}, expecting {expected!r}")
                 continue
             n = self.unanswered.popleft()
             self.echoes[n] += 1
@@ -398,36 +414,42 @@ async def rolling(url, clients, directory, seconds):
 
     closes = [c for s in senders for c in s.closes]
     with open(os.path.join(directory, "closes.tsv"), "w") as f:
-        for replica, code, reason, _ in closes:
-            f.write(f"{replica}\t{code}\t{reason}\n")
+        f.writelines(f"{replica}\t{code}\t{reason}\n" for replica, code, reason, _ in closes)
     sendings = sum(s.sendings for s in senders)
     numbers = sum(s.next - 1 for s in senders)
     echoes = sum(sum(s.echoes.values()) for s in senders)
     resent = sum(s.resent for s in senders)
-    inform(f"{clients} clients: {numbers} numbered messages, {sendings} sendings ({resent} again after a close), "
-           f"{echoes} echoes, {len(closes)} closes during the run")
+    inform(f"{clients} clients: {numbers} numbered messages, {sendings} sendings ({resent} again "
+           f"after a close), {echoes} echoes, {len(closes)} closes during the run")
     for s in senders:
         inform(f"client {s.index}: connections to {' -> '.join(s.connections)}; closes: "
-               + ", ".join(f"{r} {code} '{why}', reconnected in {(t or 0) * 1000:.0f} ms" for r, code, why, t in s.closes))
-    errors = [e for s in senders for e in s.errors if not e.startswith("connecting")]
-    verdict(not errors, f"every echo was the oldest message unanswered on its connection ({len(errors)} not: {errors[:3]})")
-    missing = [(s.index, n, s.history[n]) for s in senders for n in range(1, s.next) if s.echoes[n] == 0]
-    twice = [(s.index, n, s.history[n]) for s in senders for n in range(1, s.next) if s.echoes[n] > 1]
+               + ", ".join(f"{r} {code} '{why}', reconnected in {(t or 0) * 1000:.0f} ms"
+                           for r, code, why, t in s.closes))
+    wrong = [e for s in senders for e in s.wrong_echoes]
+    verdict(not wrong, f"every echo was the oldest message unanswered on its connection "
+            f"({len(wrong)} not: {wrong[:3]})")
+    numbered = [(s, n) for s in senders for n in range(1, s.next)]
+    missing = [(s.index, n, s.history[n]) for s, n in numbered if s.echoes[n] == 0]
+    twice = [(s.index, n, s.history[n]) for s, n in numbered if s.echoes[n] > 1]
     verdict(numbers > 0 and not missing and not twice,
             f"every one of the {numbers} numbered messages was echoed exactly once "
             f"({len(missing)} never: {missing[:5]}; {len(twice)} more than once: {twice[:5]})")
     verdict(sendings == echoes + resent,
-            f"each sending got its echo but those the close overtook, sent again ({sendings} sendings = "
-            f"{echoes} echoes + {resent} sent again)")
-    wrong = [c for c in closes if c[1:3] != [1001, "server stopping"]]
-    verdict(closes and not wrong, f"every close during the run was 1001 'server stopping' ({len(closes)} closes; "
-            f"not: {[c[:3] for c in wrong][:3]})")
-    same = [(s.index, a, b) for s in senders for a, b in zip(s.connections, s.connections[1:]) if a == b]
-    verdict(not same, f"every reconnection reached another replica than the one stopping ({len(same)} did not: {same[:3]})")
+            f"each sending got its echo but those the close overtook, sent again ({sendings} "
+            f"sendings = {echoes} echoes + {resent} sent again)")
+    other = [c[:3] for c in closes if c[1:3] != [1001, "server stopping"]]
+    verdict(closes and not other, f"every close during the run was 1001 'server stopping' "
+            f"({len(closes)} closes; not: {other[:3]})")
+    same = [(s.index, a) for s in senders
+            for a, b in zip(s.connections, s.connections[1:]) if a == b]
+    verdict(not same, f"every reconnection reached another replica than the one stopping "
+            f"({len(same)} did not: {same[:3]})")
     waits = [c[3] for c in closes]
-    errors = [e for s in senders for e in s.errors if e.startswith("connecting")]
-    verdict(None not in waits, f"after every close the client was connected again through the balancer "
-            f"(the longest wait {max((w or 0 for w in waits), default=0) * 1000:.0f} ms; {len(errors)} tries failed: {errors[:2]})")
+    failed = [e for s in senders for e in s.failed_connects]
+    longest = max((w or 0 for w in waits), default=0)
+    verdict(None not in waits, f"after every close the client was connected again through the "
+            f"balancer (the longest wait {longest * 1000:.0f} ms; {len(failed)} tries failed: "
+            f"{failed[:2]})")
 
 
 def main(argv):

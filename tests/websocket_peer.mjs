@@ -25,12 +25,17 @@ function verdict(ok, description) {
 }
 
 if (command === "server") {
-  const server = new WebSocket.WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
+  const server = new WebSocket.WebSocketServer({
+    host: "127.0.0.1",
+    port: 0,
+    perMessageDeflate: false,
+  });
   server.on("connection", (ws) => {
     ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on("error", () => {}); // Autobahn's cases break the protocol on purpose
   });
-  server.on("listening", () => console.log(`ws ${version} listening on 127.0.0.1:${server.address().port}`));
+  server.on("listening", () =>
+    console.log(`ws ${version} listening on 127.0.0.1:${server.address().port}`));
   process.on("SIGTERM", () => process.exit(0));
 } else if (command === "client") {
   await client(url);
@@ -43,7 +48,10 @@ if (command === "server") {
 // timeout.
 function next(ws, event) {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`no ${event} within ${TIMEOUT_MS} ms`)),
+      TIMEOUT_MS,
+    );
     ws.once(event, (...args) => {
       clearTimeout(timer);
       resolve(args);
@@ -57,21 +65,25 @@ async function client(url) {
     await next(ws, "open");
     ws.send("hello from ws");
     let [data, isBinary] = await next(ws, "message");
-    verdict(!isBinary && data.toString() === "hello from ws", `ws ${version}: a text message comes back as text ('${data}')`);
+    verdict(!isBinary && data.toString() === "hello from ws",
+      `ws ${version}: a text message comes back as text ('${data}')`);
     const bytes = Buffer.from([0, 1, 0xfe, 0xff]);
     ws.send(bytes);
     [data, isBinary] = await next(ws, "message");
-    verdict(isBinary && bytes.equals(data), `ws: a binary message comes back as binary (${data.toString("hex")})`);
+    verdict(isBinary && bytes.equals(data),
+      `ws: a binary message comes back as binary (${data.toString("hex")})`);
     const megabyte = Buffer.alloc(1 << 20);
     for (let i = 0; i < megabyte.length; i++) megabyte[i] = (i * 7) & 0xff;
     const start = performance.now();
     ws.send(megabyte);
     [data, isBinary] = await next(ws, "message");
+    const seconds = ((performance.now() - start) / 1000).toFixed(3);
     verdict(isBinary && megabyte.equals(data),
-      `ws: a 1 MiB binary message comes back whole and the same (${data.length} bytes in ${((performance.now() - start) / 1000).toFixed(3)} s)`);
+      `ws: a 1 MiB binary message comes back whole and the same (${data.length} B, ${seconds} s)`);
     ws.ping("are you there");
     [data] = await next(ws, "pong");
-    verdict(data.toString() === "are you there", `ws: a ping gets its pong, with the ping's payload ('${data}')`);
+    verdict(data.toString() === "are you there",
+      `ws: a ping gets its pong, with the ping's payload ('${data}')`);
     ws.close(1000, "done");
     const [code] = await next(ws, "close");
     verdict(code === 1000, `ws: a close (1000) is answered with a close (code ${code})`);

@@ -13,9 +13,10 @@ through proxies. Loopback only; every wait and read is bounded.
                                              the first server's; prints the cases that differ
   websocket_clients.py client URL            text, binary, a 1 MiB message and a ping to URL
   websocket_clients.py proxied PROXY URL SOURCE REMOTE [NAME=VALUE...]
-                                             from SOURCE through PROXY: echoes, and the greeting
-                                             (?greeting=json) shows remote address REMOTE and
-                                             each header field NAME with VALUE
+                                             from SOURCE through PROXY: echoes (up to 16 MiB,
+                                             and 1009 past it), and the greeting (?greeting=json)
+                                             shows remote address REMOTE and each header field
+                                             NAME with VALUE
   websocket_clients.py refused URL           an upgrade the server is expected to refuse: prints
                                              "STATUS BODY" (or "open" if it was accepted)
   websocket_clients.py quiet URL SECONDS     says nothing for SECONDS, answering whod's pings
@@ -50,6 +51,7 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 TIMEOUT = 10  # seconds: any single wait for a peer
+LARGEST = bytes(range(256)) * (1 << 16)  # 16 MiB, whod's default --ws-max-message
 # Autobahn's verdicts, best first: a server is worse on a case if its verdict ranks lower.
 RANK = {"OK": 2, "NON-STRICT": 2, "INFORMATIONAL": 2, "UNIMPLEMENTED": 1, "FAILED": 0}
 
@@ -238,6 +240,29 @@ async def proxied(proxy, url, source, remote, expected):
             got = greeting["headers"].get(name.lower())
             verdict(got == [value],
                     f"the greeting through {proxy} shows {name}: {value} (got {got})")
+        start = time.monotonic()
+        await ws.send(LARGEST)
+        got = await asyncio.wait_for(ws.recv(), TIMEOUT)
+        verdict(got == LARGEST, f"through {proxy}: a 16 MiB message (whod's --ws-max-message) "
+                f"comes back whole and the same ({time.monotonic() - start:.2f} s)")
+    # One byte more: whod closes with 1009 once the frame's header has announced its length,
+    # before the payload, which the client is still sending; the proxy must carry the close.
+    ws = await connect(url, max_size=None, compression=None, open_timeout=TIMEOUT)
+    try:
+        await asyncio.wait_for(ws.recv(), TIMEOUT)  # the greeting
+        await ws.send(LARGEST + b"!")
+        await asyncio.wait_for(ws.recv(), TIMEOUT)
+    except ConnectionClosed:
+        pass
+    finally:
+        try:
+            await ws.close()
+        except Exception:  # noqa: BLE001 - the connection is gone, however it went
+            pass
+    close = ws.protocol.close_rcvd
+    verdict(close is not None and close.code == 1009,
+            f"through {proxy}: a message one byte longer gets a close, 1009 "
+            f"({close.code if close else 'none'} '{close.reason if close else ''}')")
 
 
 # --- refused ---------------------------------------------------------------------------------

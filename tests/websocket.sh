@@ -16,13 +16,19 @@
 # shellcheck source=tests/common.sh
 source "$(dirname "$0")/common.sh"
 PATH=$PATH:/usr/sbin # nginx and haproxy, for a user whose PATH lacks them
+parts=" ${*:-autobahn clients proxies replicas} "
+for part in $parts; do
+    case $part in
+        autobahn | clients | proxies | replicas) ;;
+        *) echo "usage: tests/websocket.sh [autobahn|clients|proxies|replicas]... (not $part)" >&2; exit 2 ;;
+    esac
+done
+# wanted PART: PART is to run.
+wanted() { [[ $parts == *" $1 "* ]]; }
 tools_or_skip "WebSocket tests (tests/websocket.sh)" python3 py:websockets py:kosoku node npm nginx haproxy curl
 SOURCE_IP=127.0.0.7 # the clients' address behind a proxy, distinct from the proxy's (127.0.0.1)
 WINDOW=2            # the replicas' --shutdown-delay in the rolling stop, seconds
 CLIENTS=6           # clients in the rolling stop: two per replica
-parts=" ${*:-autobahn clients proxies replicas} "
-# wanted PART: PART is to run.
-wanted() { [[ $parts == *" $1 "* ]]; }
 
 make_work websocket
 section "building whod (cargo build --release --locked)"

@@ -33,11 +33,12 @@ build: ## build the release binary, target/release/whod
 run: build ## run whod on PORT (8080); then: curl localhost:8080/who
 	./target/release/whod --port $(PORT)
 
-test: ## unit and integration tests, operations (Prometheus, HAProxy), the drain window, the proxy toolbox behind nginx and HAProxy, then the image and replica tests (Docker)
+test: ## unit and integration tests, operations (Prometheus, HAProxy), the drain window, WebSocket with real programs (Autobahn, nginx, HAProxy, a rolling stop), the proxy toolbox behind nginx and HAProxy, then the image and replica tests (Docker)
 	cargo test --locked --all-targets
 	$(MAKE) --no-print-directory differential
 	tests/operations.sh
 	tests/drain.sh
+	tests/websocket.sh
 	tests/proxies.sh
 	tests/docker.sh
 	tests/replicas.sh

@@ -88,16 +88,25 @@ fn serve(config: &Config) -> ExitCode {
         running.drain();
         // A second stop signal ends the window early.
         let end = Instant::now() + delay;
-        loop {
+        let cut_short = loop {
             let left = end.saturating_duration_since(Instant::now());
             match signals.wait(Some(left)) {
-                Ok(None) => break,
-                Ok(Some(signal)) if signal.is_stop() => break,
+                Ok(None) => break None,
+                Ok(Some(signal)) if signal.is_stop() => break Some(signal),
                 Ok(Some(signal)) => switch(&running, signal),
                 Err(error) => return fail(format_args!("cannot wait for signals: {error}")),
             }
+        };
+        match cut_short {
+            None => eprintln!("whod: drain window over, finishing requests in flight"),
+            // Said apart: a window that ended early is otherwise a puzzle in the logs.
+            Some(signal) => eprintln!(
+                "whod: {} received, drain window cut short after {} ms, finishing requests \
+                 in flight",
+                signal.name(),
+                (delay - end.saturating_duration_since(Instant::now())).as_millis()
+            ),
         }
-        eprintln!("whod: drain window over, finishing requests in flight");
     } else {
         eprintln!(
             "whod: {} received, finishing requests in flight",

@@ -13,7 +13,7 @@
 # What it offers, each below with its use: check and summary (counted outcomes), section
 # (headings timed), wait_until (the one bounded poll loop), tools_or_skip and engine_or_skip
 # (skipped without what they need, except in CI), start_whod (whod on a free port of
-# 127.0.0.1, its logs in the work directory), free_port, stop_pids, on_exit, make_work,
+# 127.0.0.1, its logs in the work directory), free_port, stop_pids, forget, on_exit, make_work,
 # wrk_numbers (wrk's numbers from bench/numbers.lua's TSV line), Docker and Compose helpers.
 
 set -uo pipefail
@@ -171,6 +171,18 @@ stop_pids() {
         wait "$pid" 2>/dev/null || true
     done
     pids=()
+}
+
+# forget PID...: takes PID... out of pids once waited for. The teardown would signal them again,
+# and a pid that the system has given to another process since (its 32768 go round quickly
+# while builds run) is not this script's to signal.
+forget() {
+    local gone_pid kept=() p
+    for p in "${pids[@]}"; do
+        for gone_pid; do [ "$p" = "$gone_pid" ] && continue 2; done
+        kept+=("$p")
+    done
+    pids=("${kept[@]}")
 }
 
 teardown() {

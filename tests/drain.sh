@@ -94,6 +94,7 @@ run_window() {
     status=$?
     stop_ms=$(($(now_ms) - start))
     wait "$wrk_pid"
+    forget "${whods[1]}" "$wrk_pid"
     sed 's/^/        /' "$work/wrk-$window.txt"
     read -r requests socket_errors non2xx _ < <(wrk_numbers "$work/wrk-$window.tsv")
     local lost=$((socket_errors + non2xx))

@@ -449,6 +449,12 @@ fn a_second_sigterm_ends_the_drain_window_early() {
         "{:?}",
         start.elapsed()
     );
+    // The log says the window was cut short, and by what.
+    assert!(
+        whod.said("SIGINT received, drain window cut short after "),
+        "{}",
+        whod.stderr()
+    );
 }
 
 #[test]

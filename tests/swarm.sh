@@ -233,6 +233,7 @@ stop_load() { # stop_load NAME: stops wrk, sets requests and lost (socket errors
     local errors non2xx
     kill -INT "$wrk_pid"
     wait "$wrk_pid"
+    forget "$wrk_pid"
     sed 's/^/        /' "$work/wrk-$1.txt"
     read -r requests errors non2xx _ < <(wrk_numbers "$work/wrk-$1.tsv")
     lost=$((errors + non2xx))

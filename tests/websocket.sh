@@ -61,17 +61,6 @@ verdicts() {
     done <"$1"
 }
 
-# forget PID...: takes PID... out of pids once waited for. The teardown would signal them again,
-# and a pid that the system has given to another process since (its 32768 go round quickly
-# while builds run) is not this script's to signal.
-forget() {
-    local gone_pid kept=() p
-    for p in "${pids[@]}"; do
-        for gone_pid; do [ "$p" = "$gone_pid" ] && continue 2; done
-        kept+=("$p")
-    done
-    pids=("${kept[@]}")
-}
 
 # listening_port FILE: the port of the "... listening on 127.0.0.1:PORT" line in FILE.
 listening_port() {

@@ -52,7 +52,9 @@ test-orchestrators: ## Compose v2, Swarm rolling update and kill, podman (images
 lint: ## rustfmt, clippy -D warnings, hadolint, the Kubernetes schemas (kustomize), the compose file (v1, v2, Swarm)
 	cargo fmt --check
 	cargo fmt --check --all --manifest-path fuzz/Cargo.toml
+	cargo fmt --check --manifest-path bench/load/Cargo.toml
 	cargo clippy --locked --all-targets -- -D warnings
+	cargo clippy --locked --manifest-path bench/load/Cargo.toml -- -D warnings
 	hadolint Dockerfile.single Dockerfile.multi
 	@mkdir -p target/deploy
 	kubectl kustomize deploy/k8s >target/deploy/k8s.yaml

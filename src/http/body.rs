@@ -134,10 +134,15 @@ impl BodyReader {
             match self.decode(&buf[used..])? {
                 Progress::End(n) => return Ok(Status::Complete(used + n)),
                 Progress::Data(n) => {
+                    // A step that took nothing would repeat forever: a bug, loud in tests.
+                    debug_assert!(n > 0, "decode took none of {} bytes", buf.len() - used);
                     data(&buf[used..used + n]);
                     used += n;
                 }
-                Progress::Framing(n) => used += n,
+                Progress::Framing(n) => {
+                    debug_assert!(n > 0, "decode took none of {} bytes", buf.len() - used);
+                    used += n;
+                }
             }
         }
         // Every byte was taken: a Content-Length body may end exactly at the end of `buf`.
@@ -486,16 +491,16 @@ mod tests {
     fn decode_stops_where_data_and_framing_meet() {
         let mut reader = BodyReader::new(Framing::Chunked).unwrap();
         let body = b"5\r\nhello\r\n0\r\n\r\nGET";
-        let mut steps = Vec::new();
         let mut at = 0;
-        while at < body.len() {
-            let step = reader.decode(&body[at..]).unwrap();
-            steps.push(step);
-            match step {
-                Progress::Data(n) | Progress::Framing(n) => at += n,
-                Progress::End(n) => at += n + body.len(),
-            }
-        }
+        let steps: Vec<Progress> = (0..3)
+            .map(|_| {
+                let step = reader.decode(&body[at..]).unwrap();
+                let (Progress::Data(n) | Progress::Framing(n) | Progress::End(n)) = step;
+                at += n;
+                step
+            })
+            .collect();
+        assert_eq!(at, body.len() - "GET".len());
         assert_eq!(
             steps,
             [Progress::Framing(3), Progress::Data(5), Progress::End(7)]

@@ -229,6 +229,46 @@ mod tests {
         );
         // 17 is 0 split points: the count is taken modulo 17.
         assert_eq!(split_input(b"\x11ab"), Some((&b"ab"[..], vec![])));
+        // Points and no input: an empty input, not too few bytes.
+        assert_eq!(split_input(b"\x01\x05\x00"), Some((&b""[..], vec![5])));
+        assert_eq!(split_input(b"\x01\x05"), None);
+    }
+
+    /// The generator is xorshift64* exactly: a change to it would change every seeded test's
+    /// inputs, and a failure would no longer replay.
+    #[test]
+    fn the_generator_is_xorshift64_star() {
+        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        let outputs = [rng.next_u64(), rng.next_u64(), rng.next_u64()];
+        assert_eq!(
+            outputs,
+            [
+                0x7c94_8247_2cb6_708c,
+                0xd570_5692_bf1f_28de,
+                0x88b7_1e3b_a5e0_05c0
+            ]
+        );
+    }
+
+    #[test]
+    fn mutate_makes_every_kind_of_edit() {
+        let seed = b"GET / HTTP/1.1";
+        let mut rng = Rng(11);
+        let (mut removed, mut replaced, mut random_inserted) = (false, false, false);
+        for _ in 0..200 {
+            let mut input = seed.to_vec();
+            mutate(&mut rng, &mut input, b"x", 1);
+            match input.len() {
+                13 => removed = true,
+                14 => replaced |= input.contains(&b'x'),
+                _ => random_inserted |= input.iter().any(|b| !seed.contains(b) && *b != b'x'),
+            }
+        }
+        assert!(removed && replaced && random_inserted);
+        // An empty input can only grow, at its end.
+        let mut empty = Vec::new();
+        mutate(&mut rng, &mut empty, b"x", 1);
+        assert_eq!(empty.len(), 1);
     }
 
     #[test]

@@ -149,6 +149,9 @@ fn every_rejection() {
         (b"GET  / HTTP/1.1\r\n", SPACES_AFTER_METHOD),
         (b"GET /\x01 HTTP/1.1\r\n", BAD_TARGET),
         (b"GET /\xc3\xa9 HTTP/1.1\r\n", BAD_TARGET),
+        // No target: the line ends where the target should start.
+        (b"GET \r\n", BAD_TARGET),
+        (b"GET \n", BAD_TARGET),
         (b"GET / HTTP/1.1 \r\n", AFTER_VERSION),
         (b"GET / HTTP/1.1x\r\n", AFTER_VERSION),
         (b"GET / HTTP/1.10\r\n", AFTER_VERSION),

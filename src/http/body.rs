@@ -1,7 +1,8 @@
-//! Request bodies: where one ends, and which of its bytes are data. `who` has no use for a body
-//! and discards it (`BodyReader::read`), but it must find where the body ends, so that the next
-//! request on the connection is parsed from the right byte. A route that keeps a body (an
-//! upload) takes its data from the same decoder (`BodyReader::decode`).
+//! Request bodies: where one ends, and which of its bytes are data. Most routes have no use for
+//! a body and discard it (`BodyReader::read`), but the server must find where it ends, so that
+//! the next request on the connection is parsed from the right byte. A route that looks at a
+//! body (`/upload`, a POST to `/echo`) takes its data from the same decoder
+//! (`BodyReader::decode`), so both agree on every framing verdict.
 //!
 //! ```text
 //! chunked-body    = *chunk last-chunk trailer-section CRLF

@@ -119,12 +119,16 @@ impl Fields {
                     self.keep_alive |= is_named(option, b"keep-alive");
                 }
             }
-            // "The only expectation defined by this specification is "100-continue"" (RFC
-            // 9110 §10.1.1): any other is one `whod` cannot meet.
+            // `Expect = #expectation` (RFC 9110 §10.1.1), a list whose empty elements a
+            // recipient ignores (§5.6.1.2): an empty field expects nothing. "The only
+            // expectation defined by this specification is "100-continue"": any other is one
+            // `whod` cannot meet.
             Name::Expect => {
-                let continues = is_named(value, b"100-continue");
-                self.expect_continue |= continues;
-                self.unmet_expectation |= !continues;
+                for expectation in elements(value) {
+                    let continues = is_named(expectation, b"100-continue");
+                    self.expect_continue |= continues;
+                    self.unmet_expectation |= !continues;
+                }
             }
             Name::Other => {}
         }

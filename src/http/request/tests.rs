@@ -444,7 +444,12 @@ fn an_expectation_other_than_100_continue_is_one_whod_cannot_meet() {
         ("100-continue", true, false),
         ("100-Continue", true, false),
         ("something-else", false, true),
-        ("100-continue, foo", false, true),
+        // Each member counts: one that cannot be met is enough for a 417.
+        ("100-continue, foo", true, true),
+        // Empty list elements are ignored (RFC 9110 §5.6.1.2): nothing expected.
+        ("", false, false),
+        (" , ", false, false),
+        ("100-continue,", true, false),
     ] {
         let input = format!("POST / HTTP/1.1\r\nHost: a\r\nExpect: {value}\r\n\r\n");
         let request = complete(input.as_bytes());

@@ -246,7 +246,11 @@ impl Fields {
                 self.keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if name.eq_ignore_ascii_case(b"expect") {
-            self.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
+            // Changed with whod (not frozen): `Expect` is a list, each member counts, empty
+            // elements are ignored (RFC 9110 §5.6.1.2), so `Expect: , 100-continue` expects it.
+            for expectation in elements(value) {
+                self.expect_continue |= expectation.eq_ignore_ascii_case(b"100-continue");
+            }
         }
         Ok(())
     }

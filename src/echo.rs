@@ -524,7 +524,7 @@ mod tests {
     use super::*;
     use crate::http::Status;
     use crate::http::head;
-    use crate::http::invariants::Rng;
+    use crate::http::testing::Rng;
     use crate::http::request::{self, MAX_FIELDS, MAX_HEADER_SECTION, MAX_REQUEST_LINE};
 
     /// The head `request::parse` accepts at the start of `buf`.

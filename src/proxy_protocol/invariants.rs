@@ -1,11 +1,11 @@
 //! What every parse of a PROXY protocol header must satisfy, whatever the bytes: checked by the
-//! unit tests and by the fuzz target `proxy_header` (as `http::invariants` is for requests).
+//! unit tests and by the fuzz target `proxy_header` (as `http::testing` is for requests).
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::{Addresses, ProxyError, ProxyHeader, V1_MAX, V2_MAX, parse};
 use crate::http::Status;
-use crate::http::invariants::check_prefixes;
+use crate::http::testing::check_prefixes;
 
 /// A PROXY header parser: `parse`, or in the tests one made wrong.
 type Parser<'p> = &'p dyn Fn(&[u8]) -> Result<Status<ProxyHeader<'_>>, ProxyError>;

@@ -51,7 +51,7 @@ mod tests {
 
     use super::invariants::check_splits;
     use super::*;
-    use crate::http::invariants::{Rng, mutate};
+    use crate::http::testing::{Rng, mutate};
 
     /// The start of `input`, for a failure message.
     pub(super) fn shown(input: &[u8]) -> String {

@@ -243,7 +243,7 @@ impl Reader<'_> {
 mod tests {
     use super::*;
     use crate::http::Status;
-    use crate::http::invariants::Rng;
+    use crate::http::testing::Rng;
     use crate::proxy_protocol::parse;
     use crate::proxy_protocol::tests::{
         addresses, check_every_split, complete, malformed, refused,

@@ -524,8 +524,8 @@ mod tests {
     use super::*;
     use crate::http::Status;
     use crate::http::head;
-    use crate::http::testing::Rng;
     use crate::http::request::{self, MAX_FIELDS, MAX_HEADER_SECTION, MAX_REQUEST_LINE};
+    use crate::http::testing::Rng;
 
     /// The head `request::parse` accepts at the start of `buf`.
     fn accepted(buf: &[u8]) -> Head<'_> {

@@ -4,8 +4,8 @@
 //!
 //! Every text and binary message comes back as it was sent, the same bytes and type; a ping
 //! gets a pong with its payload; pongs are ignored; a close gets a close. The echo streams:
-//! payload bytes are unmasked straight into the output as they arrive, so a message of any
-//! size costs no memory. RFC 6455 §5.4 allows it: "an intermediary MAY change the
+//! payload bytes are unmasked straight into the output as they arrive, so the session never
+//! holds a message, whatever its size. RFC 6455 §5.4 allows it: "an intermediary MAY change the
 //! fragmentation of a message", and the echo may send a large frame back as several
 //! fragments (the first with the message's opcode, then continuations, the last final). Only
 //! a header cut by a read (≤ 14 bytes) and a control frame's payload (≤ 125) wait between
@@ -40,10 +40,12 @@ pub const GOING_AWAY: u16 = 1001;
 /// to indicate that no status code was actually present": recorded for a close without one.
 pub const NO_STATUS: u16 = 1005;
 
-/// The most `read` appends to `out` beyond the bytes it was given: a data frame's header for
-/// payload whose header came in an earlier read (10), a pong whose ping was nearly all read
-/// before (127), a close frame failing the connection (127).
-pub const MAX_OVERHEAD: usize = 10 + 127 + 127;
+/// The most `read` appends to `out` beyond the bytes it was given: two control frames of
+/// 2 + 125 bytes for as little as a byte each, the pong for a ping whose last byte comes in
+/// this read and the close that fails the connection. Everything else takes no more than it
+/// was given, but for the header of a data frame's echo when the frame's own header came in an
+/// earlier read (10 bytes), which, being the read's first item, leaves no room for the pong.
+pub const MAX_OVERHEAD: usize = 2 * (2 + MAX_CONTROL);
 
 /// Where the connection stands after a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -266,11 +268,11 @@ impl Session {
     /// Reads (the rest of) a frame header; returns the bytes of `data` used.
     fn read_header(&mut self, data: &[u8], out: &mut Vec<u8>) -> usize {
         let had = self.have;
+        let take = data.len().min(MAX_HEADER - had);
         let parsed = if had == 0 {
             // Most headers arrive whole: read them where they are.
             frame::parse(data, true)
         } else {
-            let take = data.len().min(MAX_HEADER - had);
             self.header[had..had + take].copy_from_slice(&data[..take]);
             frame::parse(&self.header[..had + take], true)
         };
@@ -281,11 +283,12 @@ impl Session {
                 header.header_len - had
             }
             Ok(Status::Partial) => {
-                // Fewer than 14 bytes: a whole header never comes back Partial.
-                let take = data.len().min(MAX_HEADER - had);
-                self.header[had..had + take].copy_from_slice(&data[..take]);
+                // All of `data` (a whole header is never Partial): kept for the next read.
+                if had == 0 {
+                    self.header[..take].copy_from_slice(&data[..take]);
+                }
                 self.have += take;
-                data.len()
+                take
             }
             Err(fault) => {
                 self.fail(fault, out);
@@ -501,13 +504,16 @@ impl Session {
         self.fault = Some(fault);
         let code = match self.state {
             State::Open => {
-                // The header's length is set once the reason is written (at most 123 bytes).
+                // The header's length is set once the reason is written: every reason is
+                // short (under 60 bytes and a number), far from the 123 bytes a close holds.
                 let at = out.len();
-                out.extend_from_slice(&[0x80 | CLOSE, 0]);
+                let (header, _) = frame::encode_header(true, CLOSE, 0);
+                out.extend_from_slice(&header[..2]);
                 out.extend_from_slice(&fault.code.to_be_bytes());
                 fault.write_message(out);
-                out.truncate(at + 2 + MAX_CONTROL);
-                out[at + 1] = (out.len() - at - 2) as u8;
+                let len = out.len() - at - 2;
+                debug_assert!(len <= MAX_CONTROL, "a close reason of {len} bytes");
+                out[at + 1] = len as u8;
                 self.counters.close_sent = Some(fault.code);
                 fault.code
             }

@@ -536,14 +536,25 @@ mod tests {
             assert_eq!(run.counters.messages_in, 1);
         }
 
-        // Writes more than a read allows.
-        let verbose: Twist = |_, read, out| {
-            out.extend_from_slice(&[0x82, 0x7e, 0x01, 0x2c]);
-            out.resize(out.len() + 300, 0);
+        // Writes more than a read allows: the 11 bytes of the first read, and MAX_OVERHEAD
+        // (254) more: the echo (7), and a binary frame of 4 + 254 bytes, or one byte more.
+        let most: Twist = |reads, read, out| {
+            if reads == 0 {
+                out.extend_from_slice(&[0x82, 0x7e, 0x00, 0xfe]);
+                out.resize(out.len() + 254, 0);
+            }
+            read
+        };
+        assert!(run_wrong(most, false, false).is_ok());
+        let verbose: Twist = |reads, read, out| {
+            if reads == 0 {
+                out.extend_from_slice(&[0x82, 0x7e, 0x00, 0xff]);
+                out.resize(out.len() + 255, 0);
+            }
             read
         };
         let error = run_wrong(verbose, false, false).unwrap_err();
-        assert_eq!(error, "11 bytes read, 311 written");
+        assert_eq!(error, "11 bytes read, 266 written");
         // Says one thing, then another.
         let fickle: Twist = |_, _, _| Read::Closing;
         let error = run_wrong(fickle, false, false).unwrap_err();

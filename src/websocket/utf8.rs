@@ -291,6 +291,29 @@ mod tests {
         }
     }
 
+    /// Bytes the word-wise path must not take for ASCII: two bad bytes at the same place of two
+    /// words of a block (an XOR of the words would lose them), and words of 0x80 (every high
+    /// bit and nothing else), in a block of 32 and in a word of 8.
+    #[test]
+    fn non_ascii_the_words_must_see() {
+        for first in 0..4 {
+            for second in 0..4 {
+                for offset in [0, 3, 7] {
+                    let mut block = [b'a'; 40];
+                    block[first * 8 + offset] = 0xFF;
+                    block[second * 8 + offset] = 0xFF;
+                    agrees(&block);
+                }
+            }
+        }
+        for at in [0, 8, 16, 24, 32] {
+            let mut bytes = [0u8; 48];
+            bytes[at..at + 8].fill(0x80);
+            agrees(&bytes);
+            agrees(&bytes[..at + 8]);
+        }
+    }
+
     /// Long text, mostly ASCII with characters of every length around the word boundaries, cut
     /// everywhere; then with one byte broken at each position.
     #[test]

@@ -142,6 +142,28 @@ fn a_large_frame_streams_back_in_the_pieces_it_came_in() {
     assert!(std::mem::size_of::<Session>() <= 300);
 }
 
+/// A ping read but for its last byte, then that byte and a bad frame: a pong and a close for
+/// two bytes.
+#[test]
+fn the_most_a_read_adds_beyond_its_bytes() {
+    let ping = frame(true, PING, &[b'p'; 125]);
+    let mut session = Session::new(MAX);
+    let mut out = Vec::new();
+    let last = ping.len() - 1;
+    assert_eq!(session.read(&ping[..last], &mut out), Read::Open);
+    assert!(out.is_empty());
+    assert_eq!(
+        session.read(&[ping[last], 0xC1], &mut out),
+        Read::Closed {
+            code: PROTOCOL_ERROR
+        }
+    );
+    let close = 4 + "reserved bits set (no extension was negotiated): 4".len();
+    assert_eq!(out.len(), 127 + close);
+    assert!(out.len() - 2 <= MAX_OVERHEAD);
+    assert_eq!(MAX_OVERHEAD, 254);
+}
+
 #[test]
 fn control_frames_and_empty_messages() {
     let input = [

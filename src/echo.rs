@@ -465,7 +465,7 @@ impl Echo<'_> {
         // One key per name (ASCII case aside), at the place of its first field line, with the
         // values of all its lines in order. At most 100 fields: the quadratic scan is cheap,
         // and needs nothing but the list.
-        let mut keys = 0;
+        let mut keys = 0usize;
         for (i, field) in fields.iter().enumerate() {
             let same_name = |other: &&Field<'_>| other.name.eq_ignore_ascii_case(field.name);
             if fields[..i].iter().any(|other| same_name(&other)) {
@@ -840,8 +840,8 @@ Authorization: [hidden]
             );
         }
         let mut out = Vec::new();
-        push_json(&mut out, b"\"\\\t\x7f\x00\x1f", Charset::Utf8);
-        assert_eq!(out, br#""\"\\\t\u007f\u0000\u001f""#);
+        push_json(&mut out, b"\"\\\t\n\r\x7f\x00\x1f", Charset::Utf8);
+        assert_eq!(out, br#""\"\\\t\n\r\u007f\u0000\u001f""#);
     }
 
     #[test]

@@ -185,6 +185,42 @@ mod tests {
     }
 
     #[test]
+    fn a_server_bound_to_every_address_is_asked_on_loopback_of_its_family() {
+        for (bind, asked) in [
+            ("0.0.0.0", "127.0.0.1:81"),
+            ("::", "[::1]:81"),
+            ("10.1.2.3", "10.1.2.3:81"),
+            ("fd00::1", "[fd00::1]:81"),
+        ] {
+            let config = Config {
+                bind: bind.parse().unwrap(),
+                port: 81,
+                ..Config::default()
+            };
+            assert_eq!(target(&config).to_string(), asked, "--bind {bind}");
+        }
+    }
+
+    /// A server that answers `answer` without a length, then closes.
+    fn closing_server(answer: Vec<u8>) -> SocketAddr {
+        one_shot_server(move |mut stream| {
+            read_request(&mut stream);
+            stream.write_all(&answer).unwrap();
+        })
+    }
+
+    #[test]
+    fn an_answer_is_read_up_to_its_bound_and_no_further() {
+        let head = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+        let mut answer = head.to_vec();
+        answer.resize(MAX_ANSWER, b'x');
+        assert_eq!(probe(closing_server(answer.clone()), false).unwrap(), 200);
+        answer.push(b'x');
+        let error = probe(closing_server(answer), false).unwrap_err();
+        assert_eq!(error.to_string(), "an answer over 16384 bytes");
+    }
+
+    #[test]
     fn an_answer_is_whole_once_its_content_length_is_in() {
         assert!(!is_whole(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"));
         assert!(!is_whole(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no"));

@@ -475,10 +475,19 @@ mod tests {
             Some("1")
         );
         // Each route's usual code is there from the start; other codes only once they
-        // happened. A 404 is all `other` ever answers: it has no 200.
+        // happened. A 404 is all `other` ever answers: it has no 200. A 101 is what `ws`
+        // answers but when refused.
         assert_eq!(
             value(&page, r#"whod_requests_total{route="echo",code="200"}"#),
             Some("0")
+        );
+        assert_eq!(
+            value(&page, r#"whod_requests_total{route="ws",code="101"}"#),
+            Some("0")
+        );
+        assert_eq!(
+            value(&page, r#"whod_requests_total{route="ws",code="200"}"#),
+            None
         );
         assert_eq!(
             value(&page, r#"whod_requests_total{route="status",code="2xx"}"#),
@@ -535,6 +544,14 @@ mod tests {
             .parse()
             .unwrap();
         assert!(cpu > 0.0);
+    }
+
+    #[test]
+    fn the_start_time_is_the_wall_clock_when_asked() {
+        let since_epoch = || SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let before = since_epoch();
+        let now = unix_time();
+        assert!(before <= now && now <= since_epoch(), "{now:?}");
     }
 
     #[test]

@@ -776,6 +776,14 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_value_is_cut_only_past_its_bound() {
+        let longest = "a".repeat(QUOTED);
+        assert_eq!(quote(longest.as_bytes()), format!("\"{longest}\""));
+        let over = format!("{longest}b");
+        assert_eq!(quote(over.as_bytes()), format!("\"{longest}\"..."));
+    }
+
+    #[test]
     fn delays() {
         assert_eq!(get("/who?delay=250ms").delay, Duration::from_millis(250));
         assert_eq!(
@@ -824,12 +832,21 @@ mod tests {
             metrics: false,
             ..ALL_ON
         };
-        for target in ["/echo", "/status/200", "/stream", "/data", "/metrics"] {
-            let answer = route_with("GET", target, None, &only_who, Serving);
+        for (method, target) in [
+            ("GET", "/echo"),
+            ("GET", "/status/200"),
+            ("GET", "/stream"),
+            ("GET", "/data"),
+            ("POST", "/upload"),
+            ("GET", "/upload"),
+            ("GET", "/ws"),
+            ("GET", "/metrics"),
+        ] {
+            let answer = route_with(method, target, None, &only_who, Serving);
             assert_eq!(
                 (answer.route, answer.head.status),
                 (Route::Other, 404),
-                "{target}"
+                "{method} {target}"
             );
         }
         assert_eq!(
@@ -908,6 +925,12 @@ mod tests {
             (
                 "count=x",
                 "count: expected a number of events 1-1000 (--max-stream-events), got \"x\"",
+            ),
+            // Past u64: refused, not wrapped (nor a panic).
+            (
+                "count=99999999999999999999",
+                "count: expected a number of events 1-1000 (--max-stream-events), got \
+                 \"99999999999999999999\"",
             ),
             (
                 "interval=1",

@@ -458,6 +458,24 @@ fn a_second_sigterm_ends_the_drain_window_early() {
 }
 
 #[test]
+fn the_switch_signals_keep_the_drain_window_open() {
+    let mut whod = Whod::start(&["--shutdown-delay", "60"]);
+    whod.signal("TERM");
+    assert!(whod.said("draining for 60 s"), "{}", whod.stderr());
+    whod.signal("TTIN");
+    assert!(whod.said("SIGTTIN received: sick"), "{}", whod.stderr());
+    let answer = whod.connect().exchange(&get("/who"));
+    assert_eq!(
+        (answer.status, answer.header("Connection")),
+        (503, Some("close")),
+        "sick, and still draining"
+    );
+    assert!(whod.is_running());
+    whod.signal("TERM");
+    assert!(whod.wait(Duration::from_secs(5)).success());
+}
+
+#[test]
 fn healthcheck_speaks_the_proxy_protocol_to_a_server_that_wants_it() {
     let whod = Whod::start(&["--proxy-protocol"]);
     let port = whod.addr.port().to_string();
@@ -489,4 +507,37 @@ fn an_idle_server_wakes_about_once_a_second() {
     let woke = wake_ups(whod.pid()) - before;
     // The deadline scan runs at least once a second: about 2 in 2 s, not one per millisecond.
     assert!(woke <= 10, "{woke} wake-ups in 2 s while idle");
+}
+
+#[test]
+fn an_open_files_limit_below_max_connections_is_warned_of() {
+    // prlimit sets the soft and the hard limit: whod can raise neither past 64.
+    for (max_connections, warned) in [("64", false), ("65", true)] {
+        let mut command = Command::new("prlimit");
+        command.args([
+            "--nofile=64",
+            BIN,
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--max-connections",
+            max_connections,
+        ]);
+        let mut whod = Whod::spawn(command);
+        // The warning comes before the wait for signals: it is in by the last line.
+        assert!(whod.stop(TIMEOUT), "whod did not exit 0");
+        assert!(whod.said("whod: stopped"), "{}", whod.stderr());
+        let warning = "whod: warning: the open files limit (64) is below --max-connections \
+                       (65); past it, new connections wait in the accept queue";
+        assert_eq!(
+            whod.stderr().contains("warning"),
+            warned,
+            "--max-connections {max_connections}: {}",
+            whod.stderr()
+        );
+        if warned {
+            assert!(whod.stderr().contains(warning), "{}", whod.stderr());
+        }
+    }
 }

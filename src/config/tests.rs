@@ -349,6 +349,48 @@ fn usage_errors_name_the_flag_and_the_value() {
     assert_eq!(error.to_string(), format!("{} (see whod --help)", error.0));
 }
 
+/// Each bound a flag names is the last value it accepts: one byte, one line, one more is refused.
+#[test]
+fn each_bound_is_the_last_value_accepted() {
+    let longest = "n".repeat(MAX_NAME);
+    assert_eq!(
+        serve(&["--name", &longest]).name.as_deref(),
+        Some(longest.as_str())
+    );
+    let error = parse_args(&["--name", &format!("{longest}n")]).unwrap_err();
+    assert!(
+        error
+            .0
+            .ends_with("expected printable ASCII, at most 320 bytes"),
+        "{}",
+        error.0
+    );
+    let lines: Vec<String> = (0..MAX_HEADERS).map(|i| format!("X-{i}: v")).collect();
+    let mut args = Vec::new();
+    for line in &lines {
+        args.extend(["--header", line.as_str()]);
+    }
+    assert_eq!(serve(&args).headers.len(), MAX_HEADERS);
+    assert_eq!(
+        serve(&["--latency", "3600s"]).latency,
+        (MAX_MAX_DELAY, MAX_MAX_DELAY)
+    );
+    assert_eq!(
+        serve(&["--latency", "1s-3600s"]).latency,
+        (Duration::from_secs(1), MAX_MAX_DELAY)
+    );
+}
+
+/// `--flag=value` is split at its `=` only when it starts with `--`: `-h` is the one short
+/// flag, and takes no value either way.
+#[test]
+fn only_a_long_flag_is_split_at_its_equals_sign() {
+    let error = parse_args(&["-h=yes"]).unwrap_err();
+    assert_eq!(error.0, "unknown flag \"-h=yes\"");
+    let error = parse_args(&["--help=yes"]).unwrap_err();
+    assert_eq!(error.0, "--help takes no value, got \"yes\"");
+}
+
 #[test]
 fn commands() {
     assert_eq!(command(parse_args(&["--help"])), Ok(Command::Help));
@@ -469,12 +511,12 @@ fn the_table_the_struct_help_and_the_readme_agree() {
             "{} {value} did not set its field",
             flag.name
         );
-        assert_ne!(
-            setter.show(config.clone()),
-            flag.default_text(),
-            "{} shows its value",
-            flag.name
-        );
+        let shown = setter.show(config.clone());
+        assert_ne!(shown, flag.default_text(), "{} shows its value", flag.name);
+        // What it shows, the flag takes back.
+        let mut again = Config::default();
+        setter.set(&mut again, &shown).unwrap();
+        assert_eq!(again, config, "{} {value} shows as {shown:?}", flag.name);
         // Its own field and no other: every other setting still shows its default.
         for other in &setters {
             let Action::Set(other_setter) = &other.action else {
@@ -530,6 +572,34 @@ fn the_table_the_struct_help_and_the_readme_agree() {
     let rows = readme.lines().filter(|l| l.starts_with("| `--")).count();
     assert!(rows > 0);
     assert_eq!(rows, FLAGS.len(), "README's flag table has a row per flag");
+}
+
+/// `--help` shows each flag's description in one column, two spaces after the longest usage,
+/// and its variable and default below, in that column too.
+#[test]
+fn help_lines_the_descriptions_up_two_spaces_after_the_longest_usage() {
+    let help = help();
+    let longest = FLAGS.iter().map(|f| f.usage().len()).max().unwrap();
+    let column = "  ".len() + longest + "  ".len();
+    for flag in FLAGS {
+        let usage = format!("  {} ", flag.usage());
+        let line = help
+            .lines()
+            .find(|line| line.starts_with(&usage))
+            .unwrap_or_else(|| panic!("--help has no line for {}", flag.name));
+        assert_eq!(line.find(flag.help), Some(column), "{line:?}");
+    }
+    let extras: Vec<&str> = help
+        .lines()
+        .filter(|line| line.trim_start().starts_with('['))
+        .collect();
+    assert_eq!(
+        extras.len(),
+        FLAGS.iter().filter(|f| f.env.is_some()).count()
+    );
+    for line in extras {
+        assert_eq!(line.len() - line.trim_start().len(), column, "{line:?}");
+    }
 }
 
 #[test]
@@ -639,6 +709,10 @@ fn failure_rates_as_shares_or_percentages() {
         );
     }
     for bad in [
+        // More than six decimals, even when the share falls on a millionth.
+        "0.1000000",
+        // A whole part that would overflow once scaled to millionths.
+        "100000000000000",
         "1.1",
         "101%",
         "-0.1",

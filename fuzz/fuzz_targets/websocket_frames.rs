@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use whod::http::invariants::split_input;
+use whod::http::testing::split_input;
 use whod::websocket::testing::check_splits;
 
 /// The maximum message sizes, by the first byte divided by 17 (0 to 15); past the list, 16 MiB.

@@ -16,9 +16,6 @@ pub mod scan;
 /// by the unit tests, the fuzz targets and fuzz/oracle, not by the server.
 #[doc(hidden)]
 pub mod testing;
-/// The old name of `testing`, kept while code outside `http` still uses it.
-#[doc(hidden)]
-pub use testing as invariants;
 
 /// The result of parsing a buffer that may hold only the beginning of a message.
 #[derive(Debug, PartialEq, Eq)]

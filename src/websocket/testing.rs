@@ -1,6 +1,6 @@
 //! What every run of a session must satisfy, whatever the bytes: checked by the unit tests on
 //! chosen frames and by the fuzz target `websocket_frames` on whatever libFuzzer finds (as
-//! `http::invariants` is for requests).
+//! `http::testing` is for requests).
 
 use super::frame::{
     self, CLOSE, CONTINUATION, Fault, INVALID_DATA, PING, PONG, PROTOCOL_ERROR, TEXT, TOO_BIG,

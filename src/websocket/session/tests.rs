@@ -1,5 +1,5 @@
 use super::*;
-use crate::http::invariants::{Rng, mutate};
+use crate::http::testing::{Rng, mutate};
 use crate::websocket::frame::{BINARY, PING, PONG};
 use crate::websocket::testing::{Event, Run, check_splits, client_frame};
 

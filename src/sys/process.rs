@@ -118,16 +118,19 @@ mod tests {
     #[test]
     fn available_cpus_are_those_of_the_affinity_mask() {
         let cpus = available_cpus().unwrap();
+        // A CPU list, "0-1" or "0,2-3": how many CPUs it names.
+        let count = |list: &str| -> usize {
+            list.trim()
+                .split(',')
+                .map(|range| match range.split_once('-') {
+                    Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+                    None => 1,
+                })
+                .sum()
+        };
+        // The affinity mask is at most the CPUs online.
         let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
-        // "0-1" or "0,2-3": the affinity mask is at most the CPUs online.
-        let most: usize = online
-            .trim()
-            .split(',')
-            .map(|range| match range.split_once('-') {
-                Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
-                None => 1,
-            })
-            .sum();
+        let most = count(&online);
         assert!((1..=most).contains(&cpus), "{cpus} of {most}");
         // Exactly those the kernel lists for this thread.
         let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
@@ -135,15 +138,7 @@ mod tests {
             .lines()
             .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
             .unwrap();
-        let listed: usize = allowed
-            .trim()
-            .split(',')
-            .map(|range| match range.split_once('-') {
-                Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
-                None => 1,
-            })
-            .sum();
-        assert_eq!(cpus, listed, "{allowed}");
+        assert_eq!(cpus, count(allowed), "{allowed}");
     }
 
     #[test]

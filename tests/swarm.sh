@@ -9,15 +9,36 @@
 #   2. `docker kill` of one task under load (its requests in flight are cut, so here haproxy
 #      retries them elsewhere): Swarm replaces it, its health check gates it, no request fails.
 # The swarm is left at the end, also when a step fails. Needs a Docker engine that is not in a
-# swarm already, haproxy and wrk: skipped without them, except in CI where that fails.
+# swarm already (in CI, one left by a killed run is left first), haproxy and wrk: skipped
+# without them, except in CI where that fails.
 # shellcheck source=tests/common.sh
 source "$(dirname "$0")/common.sh"
 engine_or_skip "swarm tests (tests/swarm.sh)"
 tools_or_skip "swarm tests (tests/swarm.sh)" haproxy wrk curl ss
+# A swarm this test leaves at its exit. One found here is another run's: one still going (its
+# stack is named after its shell's pid, alive), or one killed before it could leave (the
+# engine's state outlives its daemon, and CI reuses the machine's). In CI the machine is the
+# test's: a killed run's swarm is left, with the stack it left.
+live_stacks() { # the who-swarm-PID stacks of the engine whose PID is still running
+    local name
+    for name in $("$DOCKER" stack ls --format '{{.Name}}' 2>/dev/null); do
+        [[ $name =~ ^who-swarm-([0-9]+)$ ]] && kill -0 "${BASH_REMATCH[1]}" 2>/dev/null && echo "$name"
+    done
+    true
+}
 if [ "$("$DOCKER" info -f '{{.Swarm.LocalNodeState}}')" != inactive ]; then
-    [ -z "${CI:-}" ] || { echo "swarm tests: this engine is already in a swarm" >&2; exit 1; }
-    echo "SKIPPED swarm tests (tests/swarm.sh): this engine is already in a swarm, which the test would leave."
-    exit 0
+    if [ -z "${CI:-}" ]; then
+        echo "SKIPPED swarm tests (tests/swarm.sh): this engine is already in a swarm, which the test would leave."
+        exit 0
+    fi
+    running=$(live_stacks)
+    [ -z "$running" ] || { echo "swarm tests: this engine is in a swarm that a running test uses ($running)" >&2; exit 1; }
+    echo "        the engine is in a swarm that no running test owns (a killed run's): leaving it"
+    for old in $("$DOCKER" stack ls --format '{{.Name}}' 2>/dev/null); do
+        "$DOCKER" stack rm "$old" >/dev/null 2>&1
+    done
+    "$DOCKER" swarm leave --force >/dev/null 2>&1 || { echo "swarm tests: docker swarm leave --force failed" >&2; exit 1; }
+    "$DOCKER" network rm docker_gwbridge >/dev/null 2>&1
 fi
 
 stack="who-swarm-$$"

@@ -1048,4 +1048,42 @@ Authorization: [hidden]
         echo.write(Format::Json, &mut json);
         assert!(text.starts_with(b"hostname: ") && json.starts_with(b"{\n"));
     }
+
+    /// A body shown whole is not said to be cut, in either form; one a byte short is.
+    #[test]
+    fn a_body_is_said_cut_only_when_bytes_are_missing() {
+        let shown = &b"abcdef"[..];
+        for (size, cut) in [(6, false), (7, true)] {
+            let mut echo = echo(accepted(b"POST /echo HTTP/1.1\r\nHost: a\r\n\r\n"), &[]);
+            echo.body = Some(EchoBody {
+                size,
+                crc32: 0,
+                shown: Some(shown),
+            });
+            let (mut text, mut json) = (Vec::new(), Vec::new());
+            echo.write(Format::Text, &mut text);
+            echo.write(Format::Json, &mut json);
+            let text = String::from_utf8(text).unwrap();
+            let json = String::from_utf8(json).unwrap();
+            assert_eq!(
+                text.contains("(the first 6 of 7 bytes: --max-echo-body)"),
+                cut,
+                "{text}"
+            );
+            assert!(
+                json.contains(&format!("\"value\": \"abcdef\", \"truncated\": {cut}}}")),
+                "{json}"
+            );
+        }
+        // Without ?body=1 nothing is shown, and nothing is said cut.
+        let mut echo = echo(accepted(b"POST /echo HTTP/1.1\r\nHost: a\r\n\r\n"), &[]);
+        echo.body = Some(EchoBody {
+            size: 7,
+            crc32: 0,
+            shown: None,
+        });
+        let mut text = Vec::new();
+        echo.write(Format::Text, &mut text);
+        assert!(!String::from_utf8(text).unwrap().contains("the first"));
+    }
 }

@@ -2,10 +2,11 @@
 //! never touches epoll: the worker calls it when its socket is ready or its deadline passes, and
 //! `Next` tells the worker what to do with it.
 //!
-//! Its read side and its write side each have one state, as hyper's `Reading` and `Writing`:
-//! the read side takes the PROXY header, request heads, a request's body, and after the last
-//! answer it lingers; the write side answers at once or holds an answer for its `?delay=`. A
-//! new protocol on the connection is one more state of each.
+//! Its read side and its write side each have one state (`state.rs`), as hyper's `Reading` and
+//! `Writing`: the read side takes the PROXY header, request heads, a request's body, WebSocket
+//! frames, and after the last answer it lingers; the write side answers at once, holds an
+//! answer for its `?delay=`, or writes a stream's events or a download (`streamed.rs`). A new
+//! protocol on the connection is one more state of each.
 //!
 //! A connection holds no buffer while idle. Bytes are read into the worker's buffer and answers
 //! assembled in the worker's batch, which leaves in one write; only leftovers (a request cut
@@ -16,6 +17,11 @@ use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+mod state;
+mod streamed;
+
+use self::state::{Inbound, Kept, Nagle, Reading, Timer, Writing};
+use self::streamed::{Download, EventStream, Turn};
 use super::dispatch::{self, Peers};
 use super::request_body::{RequestBody, Seen};
 use super::websocket::WebSocket;
@@ -26,10 +32,8 @@ use crate::http::response::{self, Connection, Length};
 use crate::http::{Reject, Status};
 use crate::metrics::Timeout;
 use crate::proxy_protocol;
-use crate::routes::{AboutBody, Answer, Body, Events, Upgrade};
-use crate::stream;
+use crate::routes::{AboutBody, Answer, Body, Upgrade};
 use crate::sys;
-use crate::websocket::handshake;
 use crate::websocket::session::{GOING_AWAY, Read};
 
 /// Answers a connection may have waiting to be sent before it stops answering more: a client
@@ -39,8 +43,6 @@ use crate::websocket::session::{GOING_AWAY, Read};
 pub(crate) const OUTPUT_LIMIT: usize = 16 * 1024;
 /// Reads per connection per event before the others get their turn.
 const READS_PER_EVENT: usize = 16;
-/// A download's writes per turn (each up to `stream::WRITE`) before the others get theirs.
-const WRITES_PER_TURN: usize = 8;
 /// After the last answer, how long to read and drop what the client still sends. Closing a
 /// socket with unread bytes sends a reset, which can destroy the answer before the client
 /// reads it (nginx's "lingering close").
@@ -61,66 +63,6 @@ pub(crate) enum Next {
     /// More to do than one turn allows: come back without waiting for an event.
     Again,
     Close,
-}
-
-/// What the read side is doing.
-#[derive(Debug)]
-enum Reading {
-    /// With `--proxy-protocol`: waiting for the PROXY protocol header.
-    ProxyHeader,
-    /// Reading request heads; `first` until one has arrived whole.
-    Heads { first: bool },
-    /// Reading a request's body (dropping it, or seeing what an answer about it needs); its
-    /// answer is written once the body ends. (Boxed, as `Writing::Delayed`: rare, and large
-    /// beside the other states, whose tags the request path checks several times a request.)
-    Body(Box<RequestBody>),
-    /// After a 101: WebSocket frames, echoed as they come (the write side stays `Answering`:
-    /// frames go out as answers do).
-    WebSocket(Box<WebSocket>),
-    /// No more requests: the last answer is decided. `unread`: the client may still be sending
-    /// (its request was refused, or bytes followed the last request answered).
-    Done { unread: bool },
-    /// The sending side is shut: reading and dropping until the client closes or `LINGER`
-    /// passes.
-    Lingering,
-}
-
-/// What the write side is doing. But in `Answering`, the requests behind the answer being
-/// written wait unread, so that answers keep their order.
-#[derive(Debug)]
-enum Writing {
-    /// Answers are written as they are decided.
-    Answering,
-    /// An answer held by `?delay=` until the deadline.
-    Delayed(Box<Answer>),
-    /// `/stream`: its events, each written when its time comes.
-    Events(Box<EventStream>),
-    /// `/data`: its bytes, written as fast as the client takes them, straight from
-    /// `stream::download_bytes` (no copy is kept: a slow reader costs no memory).
-    Download(Box<Download>),
-}
-
-/// A stream of events under way.
-#[derive(Debug)]
-struct EventStream {
-    events: Events,
-    /// Events written so far.
-    sent: u64,
-    /// When the next one is due.
-    next_at: Instant,
-    /// Chunked (HTTP/1.1), or ended by the close (HTTP/1.0).
-    chunked: bool,
-    /// The connection closes after the stream.
-    closes: bool,
-}
-
-/// A download under way.
-#[derive(Debug)]
-struct Download {
-    sent: u64,
-    left: u64,
-    /// The connection closes after the download.
-    closes: bool,
 }
 
 /// What `read_behind_kept` put in the buffer.
@@ -146,77 +88,6 @@ enum Served {
     HeldBack(usize),
     /// Not a PROXY protocol header: the connection closes without a word.
     Refused,
-}
-
-/// What is known of the bytes the client sent that are still in the socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Inbound {
-    /// Nothing read yet, or the last read filled the buffer: more may wait, unannounced.
-    Unknown,
-    /// The last read emptied the socket, and nothing was announced since: what the client
-    /// sends next brings a new (edge-triggered) event.
-    Drained,
-    /// The client has shut its sending side (EPOLLRDHUP): its end of file waits to be read.
-    PeerClosed,
-    /// The end of file was read: nothing the client sent is left unread.
-    Eof,
-}
-
-/// Bytes read but not used yet.
-#[derive(Debug, PartialEq, Eq)]
-enum Kept {
-    Nothing,
-    /// The start of a request (or of the PROXY header) whose end has not arrived.
-    Start(Vec<u8>),
-    /// Requests left unanswered because `OUTPUT_LIMIT` was reached or an answer was delayed:
-    /// they are answered before anything more is read.
-    HeldBack(Vec<u8>),
-}
-
-impl Kept {
-    fn len(&self) -> usize {
-        match self {
-            Kept::Nothing => 0,
-            Kept::Start(bytes) | Kept::HeldBack(bytes) => bytes.len(),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        *self == Kept::Nothing
-    }
-}
-
-/// What the connection's deadline is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Timer {
-    /// A new connection waits for its first request, within the header timeout: close
-    /// silently.
-    FirstRequest,
-    /// A stream's next event is due.
-    Event,
-    /// A WebSocket client has been quiet half the idle timeout (a ping), or all of it (the
-    /// close).
-    Quiet,
-    /// Between requests: close silently.
-    Idle,
-    /// A request is arriving: answer 408 and close.
-    Request,
-    /// An answer is held by `?delay=`: send it.
-    Delay,
-    /// An answer waits for the client to take it: close.
-    Send,
-    /// Lingering: close.
-    Linger,
-}
-
-/// Whether Nagle's algorithm is still on. The first write on a connection leaves at once
-/// anyway (nothing of ours is unacknowledged), so `TCP_NODELAY` is set only before a second
-/// one: a connection that gets a single answer never pays for the system call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Nagle {
-    NothingWritten,
-    On,
-    Off,
 }
 
 pub(crate) struct Conn {
@@ -617,23 +488,15 @@ impl Conn {
         match answer.body {
             _ if answer.head.head_only => {}
             Body::Events(events) => {
-                self.writing = Writing::Events(Box::new(EventStream {
-                    events,
-                    sent: 0,
-                    next_at: worker.clock.now,
-                    chunked: answer.head.length == Length::Chunked,
-                    closes,
-                }));
+                let chunked = answer.head.length == Length::Chunked;
+                let stream = EventStream::new(events, worker.clock.now, chunked, closes);
+                self.writing = Writing::Events(Box::new(stream));
                 // The first event goes with the head.
                 self.continue_events(worker);
                 return;
             }
             Body::Download(size) if size > 0 => {
-                self.writing = Writing::Download(Box::new(Download {
-                    sent: 0,
-                    left: size,
-                    closes,
-                }));
+                self.writing = Writing::Download(Box::new(Download::new(size, closes)));
                 return;
             }
             _ => {}
@@ -647,22 +510,7 @@ impl Conn {
     /// WebSocket frames.
     #[inline(never)]
     fn upgrade(&mut self, upgrade: Upgrade, worker: &mut WorkerState) {
-        let Upgrade {
-            accept,
-            greeting,
-            head,
-        } = upgrade;
-        let extra = &worker.settings.extra.lines;
-        handshake::write_switching(&accept, extra, &mut worker.batch);
-        let log_head = (!worker.log.is_off()).then_some(head);
-        let max_message = worker.settings.ws_max_message;
-        let mut ws = WebSocket::new(max_message, worker.clock.now, log_head);
-        if let Some(greeting) = greeting {
-            ws.session.text(&greeting, &mut worker.batch);
-            ws.account(worker.counters());
-        }
-        worker.counters().websockets_open.add(1);
-        self.reading = Reading::WebSocket(Box::new(ws));
+        self.reading = Reading::WebSocket(Box::new(WebSocket::open(upgrade, worker)));
         if worker.stopping {
             // Upgraded after the stop began (its request came late, or was held by a delay):
             // told at once, as the others were.
@@ -670,37 +518,17 @@ impl Conn {
         }
     }
 
-    /// Writes the events of the stream that are due, as long as the client keeps up (what
-    /// waits for it stays under `OUTPUT_LIMIT`), and after the last one, the end.
+    /// Writes the events of the stream that are due; after the last one, the connection goes
+    /// on answering.
     fn continue_events(&mut self, worker: &mut WorkerState) {
         let Writing::Events(stream) = &mut self.writing else {
             return;
         };
-        let now = worker.clock.now;
-        while stream.sent < stream.events.count
-            && stream.next_at <= now
-            && worker.batch.len() + self.unsent.len() < OUTPUT_LIMIT
-        {
-            stream.sent += 1;
-            let events = stream.events;
-            worker.write_event(events.format, stream.sent, events.count, stream.chunked);
-            stream.next_at += events.interval;
-            if stream.next_at < now {
-                // Late (the client did not keep up, or the worker was busy): no burst of the
-                // events missed, the next one an interval from now.
-                stream.next_at = now + events.interval;
-            }
+        let room = OUTPUT_LIMIT.saturating_sub(self.unsent.len());
+        if let Some(closes) = stream.write_due(room, worker) {
+            self.writing = Writing::Answering;
+            self.after_streamed_answer(closes, worker);
         }
-        if stream.sent < stream.events.count {
-            worker.wake_at(stream.next_at);
-            return;
-        }
-        if stream.chunked {
-            worker.batch.extend_from_slice(response::LAST_CHUNK);
-        }
-        let closes = stream.closes || !stream.chunked;
-        self.writing = Writing::Answering;
-        self.after_streamed_answer(closes, worker);
     }
 
     /// A stream or a download is over: the connection closes if its head said so, or if
@@ -711,38 +539,29 @@ impl Conn {
         }
     }
 
-    /// Writes as much of the download as the socket takes, a few large writes a turn.
+    /// Writes a turn of the download; after its last byte, the connection goes on answering.
     fn continue_download(&mut self, buf: &mut [u8], worker: &mut WorkerState) -> Next {
-        let bytes = stream::download_bytes();
-        let mut progress = false;
-        for _ in 0..WRITES_PER_TURN {
-            let Writing::Download(download) = &mut self.writing else {
-                break;
-            };
-            if download.left == 0 {
+        let Writing::Download(download) = &mut self.writing else {
+            self.set_timer(worker, false);
+            return Next::Again;
+        };
+        match download.write_turn(&self.stream) {
+            Turn::Done => {
                 let closes = download.closes;
                 self.writing = Writing::Answering;
                 self.after_streamed_answer(closes, worker);
-                return self.resume(buf, worker);
+                self.resume(buf, worker)
             }
-            let n = download.left.min(stream::WRITE as u64) as usize;
-            let piece = &bytes[(download.sent % stream::LINE.len() as u64) as usize..][..n];
-            match sys::write(&self.stream, piece) {
-                Ok(0) => return Next::Close,
-                Ok(written) => {
-                    download.sent += written as u64;
-                    download.left -= written as u64;
-                    progress = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.set_timer(worker, progress);
-                    return Next::WaitWritable;
-                }
-                Err(_) => return Next::Close,
+            Turn::Blocked { progress } => {
+                self.set_timer(worker, progress);
+                Next::WaitWritable
             }
+            Turn::More => {
+                self.set_timer(worker, true);
+                Next::Again
+            }
+            Turn::Failed => Next::Close,
         }
-        self.set_timer(worker, progress);
-        Next::Again
     }
 
     /// Sends the delayed answer now, then serves the requests held behind it.
@@ -834,24 +653,11 @@ impl Conn {
         self.reading = Reading::Done { unread: true };
     }
 
-    /// The WebSocket is over (closed both ways, failed, stopped, timed out, or the connection
-    /// lost): counted by the code of the close that ended it, and logged with how long it
-    /// lasted. Leaves the reading state as it is.
+    /// The WebSocket is over: counted and logged (`WebSocket::end`). Leaves the reading state
+    /// as it is.
     fn end_websocket(&mut self, worker: &mut WorkerState) {
-        let Reading::WebSocket(ws) = &mut self.reading else {
-            return;
-        };
-        ws.account(worker.counters());
-        let counters = worker.counters();
-        counters.websockets_open.sub(1);
-        counters.websocket_closed(ws.close_code());
-        if let Some(head) = ws.log_head.take() {
-            let date = worker.clock.log_date;
-            let sent = ws.session.counters().bytes_out as usize;
-            let lasted = worker.clock.now.saturating_duration_since(ws.since);
-            worker
-                .log
-                .line_lasting(&date, self.client, Some(&head), 101, sent, Some(lasted));
+        if let Reading::WebSocket(ws) = &mut self.reading {
+            ws.end(self.client, worker);
         }
     }
 

@@ -3,9 +3,13 @@
 //! timer, with a ping at half of it), what was counted, and the access log line written at the
 //! close.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::worker_state::WorkerState;
 use crate::metrics::Counters;
+use crate::routes::Upgrade;
+use crate::websocket::handshake;
 use crate::websocket::session::{self, Read, Session};
 
 /// The close code counted for a connection that ended without a close frame (RFC 6455
@@ -43,6 +47,45 @@ impl std::fmt::Debug for WebSocket {
 }
 
 impl WebSocket {
+    /// The handshake was accepted: writes the 101 (and the greeting, if one was asked for) to
+    /// the batch, and counts the WebSocket open.
+    pub fn open(upgrade: Upgrade, worker: &mut WorkerState) -> WebSocket {
+        let Upgrade {
+            accept,
+            greeting,
+            head,
+        } = upgrade;
+        let extra = &worker.settings.extra.lines;
+        handshake::write_switching(&accept, extra, &mut worker.batch);
+        let log_head = (!worker.log.is_off()).then_some(head);
+        let max_message = worker.settings.ws_max_message;
+        let mut ws = WebSocket::new(max_message, worker.clock.now, log_head);
+        if let Some(greeting) = greeting {
+            ws.session.text(&greeting, &mut worker.batch);
+            ws.account(worker.counters());
+        }
+        worker.counters().websockets_open.add(1);
+        ws
+    }
+
+    /// The WebSocket is over (closed both ways, failed, stopped, timed out, or the connection
+    /// lost): counted by the code of the close that ended it, and logged, for `client`, with
+    /// how long it lasted.
+    pub fn end(&mut self, client: SocketAddr, worker: &mut WorkerState) {
+        self.account(worker.counters());
+        let counters = worker.counters();
+        counters.websockets_open.sub(1);
+        counters.websocket_closed(self.close_code());
+        if let Some(head) = self.log_head.take() {
+            let date = worker.clock.log_date;
+            let sent = self.session.counters().bytes_out as usize;
+            let lasted = worker.clock.now.saturating_duration_since(self.since);
+            worker
+                .log
+                .line_lasting(&date, client, Some(&head), 101, sent, Some(lasted));
+        }
+    }
+
     pub fn new(max_message: u64, now: Instant, log_head: Option<Vec<u8>>) -> WebSocket {
         WebSocket {
             session: Session::new(max_message),

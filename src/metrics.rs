@@ -451,6 +451,38 @@ mod tests {
     }
 
     #[test]
+    fn websocket_families_sum_every_worker_and_count_closes_by_code() {
+        let workers = [Counters::new(), Counters::new()];
+        workers[0].websockets_open.add(2);
+        workers[1].websockets_open.add(1);
+        workers[1].websockets_open.sub(1);
+        workers[0].websocket_messages_in.add(3);
+        workers[1].websocket_messages_out.add(4);
+        workers[0].websocket_bytes_in.add(100);
+        workers[1].websocket_bytes_out.add(250);
+        workers[0].websocket_closed(1000);
+        workers[1].websocket_closed(1000);
+        workers[1].websocket_closed(1006);
+        // Not one of CLOSE_CODES: `other`, whatever the code.
+        workers[0].websocket_closed(4000);
+        workers[1].websocket_closed(1005);
+        let page = page(&workers);
+        for (series, expected) in [
+            ("whod_websocket_connections_open", "2"),
+            (r#"whod_websocket_messages_total{direction="in"}"#, "3"),
+            (r#"whod_websocket_messages_total{direction="out"}"#, "4"),
+            (r#"whod_websocket_bytes_total{direction="in"}"#, "100"),
+            (r#"whod_websocket_bytes_total{direction="out"}"#, "250"),
+            (r#"whod_websocket_closes_total{code="1000"}"#, "2"),
+            (r#"whod_websocket_closes_total{code="1001"}"#, "0"),
+            (r#"whod_websocket_closes_total{code="1006"}"#, "1"),
+            (r#"whod_websocket_closes_total{code="other"}"#, "2"),
+        ] {
+            assert_eq!(value(&page, series), Some(expected), "{series}\n{page}");
+        }
+    }
+
+    #[test]
     fn the_page_sums_every_worker() {
         let workers = [Counters::new(), Counters::new()];
         workers[0].request(Route::Who, 200);

@@ -49,3 +49,23 @@ for label, size in sums.most_common():
     print(f"  {size:9,d}  {100 * size / total:4.1f}%  {label}")
 print(f"  {total:9,d}  in all, text and data; the file adds unwind tables and PIE relocations")
 '
+echo
+echo "whod's own code by module (what each feature costs; LTO inlines across modules, so code"
+echo "inlined into its caller counts there: the request path mostly under server and http):"
+nm -S -C "$builds/strip = false/$host/release/whod" | python3 -c '
+import re, sys, collections
+sums = collections.Counter()
+for line in sys.stdin:
+    parts = line.split(None, 3)
+    if len(parts) < 4:
+        continue
+    size, name = int(parts[1], 16), parts[3].strip()
+    # The symbol is its first whod path: a function of a module, or std code made for a type of one.
+    match = re.search(r"(?:^|[<( &])whod::(\w+)", name)
+    if match:
+        sums[match.group(1)] += size
+total = sum(sums.values())
+for module, size in sums.most_common():
+    print(f"  {size:9,d}  {100 * size / total:4.1f}%  {module}")
+print(f"  {total:9,d}  in all")
+'

@@ -464,3 +464,142 @@ fn hostname_is_the_kernels() {
     let expected = std::fs::read("/proc/sys/kernel/hostname").unwrap();
     assert_eq!(name, expected.trim_ascii_end());
 }
+
+/// Routes a whole head, as written (field lines, and a body's framing, included).
+fn route_head(head: &str) -> Answer {
+    let Ok(Status::Complete(request)) = request::parse(head.as_bytes()) else {
+        panic!("{head:?} does not parse")
+    };
+    route(&request, head.as_bytes(), &ALL_ON, &Fake(Serving))
+}
+
+/// RFC 6455 §1.3's example key.
+const UPGRADE: &str = "Host: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+#[test]
+fn bodies_go_to_echo_and_upload_by_post_or_put() {
+    for method in ["POST", "PUT"] {
+        for (target, about) in [
+            (
+                "/echo",
+                AboutBody::Echo {
+                    format: Format::Text,
+                    show: false,
+                },
+            ),
+            (
+                "/echo?body=1",
+                AboutBody::Echo {
+                    format: Format::Text,
+                    show: true,
+                },
+            ),
+            (
+                "/echo?body=TRUE",
+                AboutBody::Echo {
+                    format: Format::Text,
+                    show: true,
+                },
+            ),
+            (
+                "/echo?body=0",
+                AboutBody::Echo {
+                    format: Format::Text,
+                    show: false,
+                },
+            ),
+            ("/upload", AboutBody::Upload(Format::Text)),
+            ("/upload?format=json", AboutBody::Upload(Format::Json)),
+        ] {
+            let answer = route_head(&format!(
+                "{method} {target} HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\n"
+            ));
+            assert_eq!(
+                (answer.head.status, answer.body),
+                (200, Body::AboutBody(about)),
+                "{method} {target}"
+            );
+        }
+    }
+    // An upload without a body is answered about its empty body all the same.
+    let answer = route_head("POST /upload HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(
+        answer.body,
+        Body::AboutBody(AboutBody::Upload(Format::Text))
+    );
+}
+
+#[test]
+fn ws_answers_the_handshake_with_a_greeting_if_asked() {
+    for (query, greeting) in [
+        ("", None),
+        ("?greeting=text", Some("echo Text")),
+        ("?greeting=JSON", Some("echo Json")),
+    ] {
+        let head = format!("GET /ws{query} HTTP/1.1\r\n{UPGRADE}Sec-WebSocket-Version: 13\r\n\r\n");
+        let answer = route_head(&head);
+        let Body::Upgrade(upgrade) = &answer.body else {
+            panic!("{query}: {answer:?}")
+        };
+        assert_eq!(&upgrade.accept, b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(upgrade.head, head.as_bytes());
+        // The fake's echo: "echo FORMAT of N bytes", of the whole upgrade request.
+        let expected = greeting.map(|g| format!("{g} of {} bytes", head.len()).into_bytes());
+        assert_eq!(upgrade.greeting, expected, "{query}");
+    }
+}
+
+#[test]
+fn ws_refusals_close_and_a_wrong_version_says_which_it_takes() {
+    let version = route_head(&format!(
+        "GET /ws HTTP/1.1\r\n{UPGRADE}Sec-WebSocket-Version: 8\r\n\r\n"
+    ));
+    assert_eq!(
+        (
+            version.head.status,
+            version.head.connection,
+            version.head.field
+        ),
+        (426, Connection::Close, Some(handshake::VERSION_FIELD))
+    );
+    // Any method reaches the handshake, which names what is wrong: not a 405.
+    for head in [
+        format!(
+            "POST /ws HTTP/1.1\r\n{UPGRADE}Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n"
+        ),
+        "GET /ws HTTP/1.1\r\nHost: t\r\n\r\n".to_string(),
+        format!("GET /ws?greeting=yaml HTTP/1.1\r\n{UPGRADE}Sec-WebSocket-Version: 13\r\n\r\n"),
+    ] {
+        let answer = route_head(&head);
+        assert_eq!(
+            (
+                answer.route,
+                answer.head.status,
+                answer.head.connection,
+                answer.head.field
+            ),
+            (Route::WebSocket, 400, Connection::Close, None),
+            "{head:?}: {}",
+            text(&answer)
+        );
+    }
+}
+
+#[test]
+fn a_stream_format_asked_for_beats_accept_unless_unknown() {
+    let sse = Some("text/event-stream");
+    for (target, accept, format) in [
+        ("/stream?format=text", sse, stream::Format::Lines),
+        ("/stream?format=TEXT", sse, stream::Format::Lines),
+        ("/stream?format=sse", None, stream::Format::Sse),
+        ("/stream?format=bogus", sse, stream::Format::Sse),
+        ("/stream?format=bogus", None, stream::Format::Lines),
+    ] {
+        let answer = route_with("GET", target, accept, &ALL_ON, Serving);
+        let Body::Events(events) = answer.body else {
+            panic!("{target}: {answer:?}")
+        };
+        assert_eq!(events.format, format, "{target} {accept:?}");
+    }
+}

@@ -166,6 +166,14 @@ mod tests {
             None,
             "under 64 bytes: the tables"
         );
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("pclmulqdq")
+            && std::arch::is_x86_feature_detected!("sse4.1")
+        {
+            let folded = sys::crc32_fold(!0, &bytes[..64]);
+            assert_eq!(folded.map(|(_, used)| used), Some(64), "64 bytes: folded");
+            assert!(sys::crc32_fold(!0, &bytes).is_some(), "this CPU has it");
+        }
     }
 
     /// Whatever the pieces, the same checksum.

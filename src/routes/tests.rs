@@ -609,7 +609,14 @@ fn digits_are_plain_and_at_most_fifteen() {
     assert_eq!(digits(b"0"), Some(0));
     assert_eq!(digits(b"007"), Some(7));
     assert_eq!(digits(b"999999999999999"), Some(999_999_999_999_999));
-    for bad in [&b""[..], b"9999999999999999", b"+1", b"1 ", b"1e3", b"\xd9\xa1"] {
+    for bad in [
+        &b""[..],
+        b"9999999999999999",
+        b"+1",
+        b"1 ",
+        b"1e3",
+        b"\xd9\xa1",
+    ] {
         assert_eq!(digits(bad), None, "{:?}", String::from_utf8_lossy(bad));
     }
 }

@@ -36,7 +36,7 @@ rules = [
     ("glibc: stdio, printf, strtod, locale, iconv", r"printf|scanf|strto|mpn|wcs|mbs|mbrtowc|wcrtomb|iconv|gconv|locale|_nl_|ctype|collat|translit|_IO_|tens"),
     ("glibc: loader (static-pie relocation, dlopen for NSS), TLS, malloc, threads", r"dl_|_dl|elf|tls|tunable|malloc|arena|tcache|_int_|free|pthread"),
 ]
-sums = collections.Counter()
+sums, modules = collections.Counter(), collections.Counter()
 for line in sys.stdin:
     parts = line.split(None, 3)
     if len(parts) < 4:
@@ -44,28 +44,19 @@ for line in sys.stdin:
     size, name = int(parts[1], 16), parts[3].strip()
     label = next((label for label, pattern in rules if re.search(pattern, name)), "glibc: other")
     sums[label] += size
+    # Its first whod path: a function of that module, or std code made for one of its types;
+    # a function right under whod:: is src/main.rs.
+    module = re.search(r"(?:^|[<( &])whod::(\w+)(::)?", name)
+    if module and label.startswith("whod"):
+        modules[module.group(1) if module.group(2) else "main.rs"] += size
 total = sum(sums.values())
 for label, size in sums.most_common():
     print(f"  {size:9,d}  {100 * size / total:4.1f}%  {label}")
 print(f"  {total:9,d}  in all, text and data; the file adds unwind tables and PIE relocations")
-'
-echo
-echo "whod's own code by module (what each feature costs; LTO inlines across modules, so code"
-echo "inlined into its caller counts there: the request path mostly under server and http):"
-nm -S -C "$builds/strip = false/$host/release/whod" | python3 -c '
-import re, sys, collections
-sums = collections.Counter()
-for line in sys.stdin:
-    parts = line.split(None, 3)
-    if len(parts) < 4:
-        continue
-    size, name = int(parts[1], 16), parts[3].strip()
-    # The symbol is its first whod path: a function of a module, or std code made for a type of one.
-    match = re.search(r"(?:^|[<( &])whod::(\w+)", name)
-    if match:
-        sums[match.group(1)] += size
-total = sum(sums.values())
-for module, size in sums.most_common():
-    print(f"  {size:9,d}  {100 * size / total:4.1f}%  {module}")
-print(f"  {total:9,d}  in all")
+print()
+print("whod\x27s own code by module (what each feature costs; LTO inlines across modules, so code")
+print("inlined into its caller counts there: the request path mostly under server and http):")
+for module, size in modules.most_common():
+    print(f"  {size:9,d}  {100 * size / sum(modules.values()):4.1f}%  {module}")
+print(f"  {sum(modules.values()):9,d}  in all")
 '

@@ -459,16 +459,70 @@ fn a_quiet_client_is_pinged_then_closed_at_the_idle_timeout() {
 }
 
 /// A client that sends a whole message before it reads the echo (a blocking send, as many
-/// do) must not wait on the server, nor the server on it, past what it sent.
+/// do) must not wait on the server, nor the server on it, past what it sent. 64 MiB: more than
+/// loopback's socket buffers hold (they took a message of 8 MiB whole with whod reading none of
+/// it), so that a server that stopped reading mid-message would leave the send waiting.
 #[test]
 fn a_client_that_sends_a_large_message_before_reading_gets_its_echo() {
-    let whod = Whod::start(&[]);
+    let whod = Whod::start(&["--ws-max-message", "64MiB"]);
     let mut ws = Socket::upgrade(&whod, "/ws");
-    let message: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 251) as u8).collect();
+    ws.stream.set_write_timeout(Some(TIMEOUT)).unwrap();
+    let message: Vec<u8> = (0..64 << 20).map(|i: u32| (i % 251) as u8).collect();
     let started = Instant::now();
     ws.send(&frame(true, BINARY, &message));
     assert_eq!(ws.receive(), Received::Message(BINARY, message));
     assert!(started.elapsed() < TIMEOUT);
+}
+
+/// A client that sends and never reads holds little of whod's memory: once the echoes it does
+/// not take reach the output limit, whod reads no more from it, but inside a message, and then
+/// not past one message's worth (`--ws-max-message`, 1 MiB here) and a read: the client's
+/// writes wait. Its messages are small, and its writes cut them anywhere, so most of whod's
+/// reads end inside one.
+#[test]
+fn a_client_that_does_not_read_is_not_read_past_the_output_limit() {
+    let whod = Whod::start(&["--ws-max-message", "1MiB"]);
+    let mut ws = Socket::upgrade(&whod, "/ws");
+    let before = common::rss_kib(whod.pid());
+    ws.stream.set_nonblocking(true).unwrap();
+    let batch: Vec<u8> = (0..64)
+        .flat_map(|_| frame(true, BINARY, &[7; 1024]))
+        .collect();
+    // Far more than the socket buffers hold: a whod that read on would take it all.
+    let most = 96 << 20;
+    let (mut sent, mut offset) = (0, 0);
+    let mut waiting_since: Option<Instant> = None;
+    let deadline = Instant::now() + TIMEOUT;
+    while sent < most && Instant::now() < deadline {
+        match ws.stream.write(&batch[offset..]) {
+            Ok(n) => {
+                sent += n;
+                offset = (offset + n) % batch.len();
+                waiting_since = None;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // The socket has taken nothing for half a second: whod is not reading.
+                if waiting_since.get_or_insert_with(Instant::now).elapsed()
+                    > Duration::from_millis(500)
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("after {sent} bytes: {e}"),
+        }
+    }
+    let during = common::rss_kib(whod.pid());
+    assert!(
+        sent < most,
+        "whod read all {sent} bytes from a client that reads nothing"
+    );
+    // 1 MiB, 16 KiB and a read of 64 KiB wait at most; their vector may have been copied as
+    // it grew.
+    assert!(
+        during < before + 4 * 1024,
+        "RSS {before} KiB before, {during} KiB with {sent} bytes sent and no echo read"
+    );
 }
 
 #[test]

@@ -178,12 +178,12 @@ impl Conn {
     /// More should be read now. Not while answers wait for the client (so that one that does
     /// not read holds at most `OUTPUT_LIMIT`), nor while an answer holds the connection; but a
     /// WebSocket message's echo may wait whole, as many clients send a whole message before
-    /// they read (see `websocket::session`).
+    /// they read (`WebSocket::wants_input`).
     fn wants_input(&self) -> bool {
         if self.unsent.is_empty() && matches!(self.writing, Writing::Answering) {
             return self.is_reading();
         }
-        matches!(&self.reading, Reading::WebSocket(ws) if self.unsent.len() < OUTPUT_LIMIT || ws.in_message())
+        matches!(&self.reading, Reading::WebSocket(ws) if ws.wants_input(self.unsent.len(), OUTPUT_LIMIT))
     }
 
     /// The client shut its sending side: its end of file will be read after what it sent.

@@ -104,10 +104,16 @@ impl WebSocket {
         self.session.read(data, out)
     }
 
-    /// The client's echo may have to wait whole: keep reading even past the output limit (see
-    /// `websocket::session` on what a client that sends a whole message before reading needs).
-    pub fn in_message(&self) -> bool {
-        self.session.in_message()
+    /// Whether to read more from the client while `unsent` bytes wait for it. Below `limit`
+    /// (the output limit), yes. Past it, only inside a message, whose echo may have to wait
+    /// whole (see `websocket::session` on what a client that sends a whole message before
+    /// reading needs), and not once a whole message's worth waits past the limit: a client
+    /// whose reads keep ending inside a message (small messages, cut anywhere) holds at most
+    /// that, and one read.
+    pub fn wants_input(&self, unsent: usize, limit: usize) -> bool {
+        unsent < limit
+            || (self.session.in_message()
+                && (unsent as u64) < limit as u64 + self.session.max_message())
     }
 
     /// When the timer is due: the ping at half the idle timeout, then the close at its end.
@@ -162,6 +168,26 @@ impl WebSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn past_the_output_limit_only_a_message_is_read_and_at_most_its_worth() {
+        let mut ws = WebSocket::new(1000, Instant::now(), None);
+        let limit = 100;
+        // Between messages: up to the limit.
+        assert!(ws.wants_input(99, limit));
+        assert!(!ws.wants_input(100, limit));
+        // Inside one (a masked frame of 10 bytes begun, 2 of its payload read): up to the
+        // limit and a message.
+        ws.read(
+            &[0x82, 0x8a, 0, 0, 0, 0, 1, 2],
+            &mut Vec::new(),
+            Instant::now(),
+        );
+        assert!(ws.session.in_message());
+        assert!(ws.wants_input(100, limit));
+        assert!(ws.wants_input(1099, limit));
+        assert!(!ws.wants_input(1100, limit));
+    }
 
     #[test]
     fn a_quiet_client_is_pinged_at_half_the_timeout_then_closed() {

@@ -215,6 +215,11 @@ impl Session {
         self.message.is_some()
     }
 
+    /// The longest message echoed: what `new` was given.
+    pub fn max_message(&self) -> u64 {
+        self.max_message
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.counters
     }

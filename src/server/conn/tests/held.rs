@@ -183,6 +183,42 @@ fn a_late_stream_goes_on_an_interval_after_its_late_event() {
 }
 
 #[test]
+fn a_stream_keeps_its_own_time_when_a_little_late() {
+    let mut h = harness();
+    let start = h.worker.clock.now;
+    h.send(b"GET /stream?count=5&interval=1s HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(h.readable(), Next::Wait);
+    read_now(&mut h);
+    // 300 ms late: the next event stays on the stream's own time, 2 s from its start.
+    h.worker.clock.now = start + Duration::from_millis(1300);
+    assert_eq!(h.timeout(), Next::Wait);
+    assert!(read_now(&mut h).contains("seq=2 count=5"));
+    assert_eq!(h.conn.deadline(), start + Duration::from_secs(2));
+    // Late by exactly an interval: the next event is due now, and goes with this one.
+    h.worker.clock.now = start + Duration::from_secs(3);
+    assert_eq!(h.timeout(), Next::Wait);
+    assert_eq!(read_now(&mut h).matches("seq=").count(), 2);
+    assert_eq!(h.conn.deadline(), start + Duration::from_secs(4));
+}
+
+#[test]
+fn a_stream_asked_with_connection_close_closes_after_its_last_chunk() {
+    let mut h = harness();
+    let start = h.worker.clock.now;
+    h.send(b"GET /stream?count=2&interval=1s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(h.readable(), Next::Wait);
+    let first = read_now(&mut h);
+    assert!(first.contains("Transfer-Encoding: chunked\r\n"), "{first}");
+    h.worker.clock.now = start + Duration::from_secs(1);
+    assert_eq!(h.timeout(), Next::Close);
+    let last = read_now(&mut h);
+    assert!(
+        last.contains("seq=2 count=2") && last.ends_with("\r\n0\r\n\r\n"),
+        "{last:?}"
+    );
+}
+
+#[test]
 fn a_stream_waits_for_a_client_that_does_not_read_then_goes_on() {
     let mut h = harness_with(&Config {
         max_stream_events: 1_000_000,

@@ -321,6 +321,18 @@ fn a_download_writes_from_the_shared_bytes_and_keeps_none() {
 }
 
 #[test]
+fn a_download_to_a_client_that_reset_closes() {
+    let mut h = harness();
+    small_buffers(&h);
+    h.send(b"GET /data?size=2MiB HTTP/1.1\r\nHost: t\r\n\r\n");
+    let next = h.readable();
+    assert!(matches!(next, Next::WaitWritable | Next::Again), "{next:?}");
+    // The client goes with the download's bytes unread: a reset, and the next write fails.
+    reset(&mut h);
+    assert_eq!(h.writable(), Next::Close);
+}
+
+#[test]
 fn a_delay_is_timed_from_when_its_request_was_read_not_from_the_turns_start() {
     let mut h = harness();
     // A turn that began long ago: the delay still lasts as long as asked, from now.

@@ -10,7 +10,11 @@
 //! 1,000 and 11,000 parses, and divides the difference by 10,000: start-up cancels out.
 
 use std::hint::black_box;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
+
+mod callgrind;
+
+use callgrind::instructions;
 
 use whod::http::Status;
 use whod::http::request::parse;
@@ -38,26 +42,6 @@ Priority: u=0, i\r\n\
 const KINDS: [&str; 3] = ["wrk", "curl", "browser"];
 const FEW: u64 = 1_000;
 const MANY: u64 = 11_000;
-
-/// The instructions callgrind counts for `parse_cost KIND COUNT`.
-fn instructions(kind: &str, count: u64) -> Result<u64, String> {
-    let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-    let output = Command::new("valgrind")
-        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
-        .arg(&me)
-        .args([kind, &count.to_string()])
-        .output()
-        .map_err(|e| format!("cannot run valgrind: {e}"))?;
-    let log = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
-        return Err(format!("valgrind failed: {log}"));
-    }
-    // "==123== Collected : 1188137"
-    log.lines()
-        .find_map(|line| line.split_once("Collected :"))
-        .and_then(|(_, n)| n.trim().parse().ok())
-        .ok_or_else(|| format!("no \"Collected :\" line in valgrind's output: {log}"))
-}
 
 fn table() -> ExitCode {
     println!("instructions per parse (callgrind, {MANY} - {FEW} parses)");

@@ -12,7 +12,11 @@
 //! divides the difference by MANY - FEW: start-up cancels out.
 
 use std::hint::black_box;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
+
+mod callgrind;
+
+use callgrind::instructions;
 
 use whod::websocket::frame::{BINARY, TEXT};
 use whod::websocket::session::{Read, Session};
@@ -31,26 +35,6 @@ const KINDS: [(&str, u8, usize); 4] = [
 fn message(opcode: u8, len: usize) -> Vec<u8> {
     let payload: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
     client_frame(true, opcode, &payload, [0x37, 0xfa, 0x21, 0x3d])
-}
-
-/// The instructions callgrind counts for `ws_cost KIND COUNT`.
-fn instructions(kind: &str, count: u64) -> Result<u64, String> {
-    let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-    let output = Command::new("valgrind")
-        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
-        .arg(&me)
-        .args([kind, &count.to_string()])
-        .output()
-        .map_err(|e| format!("cannot run valgrind: {e}"))?;
-    let log = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
-        return Err(format!("valgrind failed: {log}"));
-    }
-    // "==123== Collected : 1188137"
-    log.lines()
-        .find_map(|line| line.split_once("Collected :"))
-        .and_then(|(_, n)| n.trim().parse().ok())
-        .ok_or_else(|| format!("no \"Collected :\" line in valgrind's output: {log}"))
 }
 
 fn table() -> ExitCode {

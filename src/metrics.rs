@@ -317,48 +317,40 @@ pub fn render(out: &mut Vec<u8>, workers: &[Counters], gauges: &Gauges) {
     write_process(out, gauges.start_time);
 }
 
+/// A counter family with one sample each way: `direction="in"` and `direction="out"`.
+fn in_and_out(
+    out: &mut Vec<u8>,
+    workers: &[Counters],
+    name: &str,
+    help: &str,
+    received: fn(&Counters) -> &Counter,
+    sent: fn(&Counters) -> &Counter,
+) {
+    family(out, name, "counter", help);
+    sample(out, name, "direction=\"in\"", total(workers, received));
+    sample(out, name, "direction=\"out\"", total(workers, sent));
+}
+
 /// The WebSocket families: connections open, messages and bytes each way, closes by code.
 fn write_websockets(out: &mut Vec<u8>, workers: &[Counters]) {
     let name = "whod_websocket_connections_open";
     family(out, name, "gauge", "WebSocket connections open now.");
     sample(out, name, "", total(workers, |w| &w.websockets_open));
-    let name = "whod_websocket_messages_total";
-    family(
+    in_and_out(
         out,
-        name,
-        "counter",
+        workers,
+        "whod_websocket_messages_total",
         "WebSocket text and binary messages, received (in) and sent (out).",
+        |w| &w.websocket_messages_in,
+        |w| &w.websocket_messages_out,
     );
-    sample(
+    in_and_out(
         out,
-        name,
-        "direction=\"in\"",
-        total(workers, |w| &w.websocket_messages_in),
-    );
-    sample(
-        out,
-        name,
-        "direction=\"out\"",
-        total(workers, |w| &w.websocket_messages_out),
-    );
-    let name = "whod_websocket_bytes_total";
-    family(
-        out,
-        name,
-        "counter",
+        workers,
+        "whod_websocket_bytes_total",
         "WebSocket message payload bytes, received (in) and sent (out).",
-    );
-    sample(
-        out,
-        name,
-        "direction=\"in\"",
-        total(workers, |w| &w.websocket_bytes_in),
-    );
-    sample(
-        out,
-        name,
-        "direction=\"out\"",
-        total(workers, |w| &w.websocket_bytes_out),
+        |w| &w.websocket_bytes_in,
+        |w| &w.websocket_bytes_out,
     );
     let name = "whod_websocket_closes_total";
     family(

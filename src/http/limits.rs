@@ -34,12 +34,12 @@ pub(crate) const HEADERS_TOO_LARGE: Reject = Reject::over(
 );
 pub(crate) const TOO_MANY_FIELDS: Reject =
     Reject::over(431, "more than", MAX_FIELDS as u64, "header fields");
-/// For a Content-Length or a chunked body too large: the one refusal for both.
 /// The refusal of a body over `MAX_BODY`, the default `--max-body` (the tests' name for it).
 #[cfg(test)]
 pub(crate) const BODY_TOO_LARGE: Reject = body_too_large(MAX_BODY);
 
-/// The refusal of a body larger than `max` (`--max-body`; by default `MAX_BODY`).
+/// The refusal of a body larger than `max` (`--max-body`; by default `MAX_BODY`), for a
+/// Content-Length or a chunked body alike: the one refusal for both.
 pub(crate) const fn body_too_large(max: u64) -> Reject {
     Reject::over(413, "request body larger than", max, "bytes")
 }

@@ -14,7 +14,8 @@
 # (headings timed), wait_until (the one bounded poll loop), tools_or_skip and engine_or_skip
 # (skipped without what they need, except in CI), start_whod (whod on a free port of
 # 127.0.0.1, its logs in the work directory), free_port, stop_pids, forget, on_exit, make_work,
-# wrk_numbers (wrk's numbers from bench/numbers.lua's TSV line), Docker and Compose helpers.
+# wrk_numbers (wrk's numbers from bench/numbers.lua's TSV line), haproxy_round_robin (a
+# balancer's configuration), Docker and Compose helpers.
 
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -257,6 +258,35 @@ whod_listening() {
 wrk_numbers() {
     awk -F'\t' '{ printf "%d %d %d %.2f %.1f\n", $1, $2 + $3 + $4 + $5, $6, $9, $12; found = 1 }
         END { if (!found) print "0 0 0 0.00 0.0" }' "$1" 2>/dev/null || echo "0 0 0 0.00 0.0"
+}
+
+# haproxy_round_robin LB_PORT MAXCONN DEFAULTS SERVER_PORT...: the HAProxy configuration of a
+# balancer on 127.0.0.1:LB_PORT over replicas on 127.0.0.1:SERVER_PORT... (named r1, r2...),
+# round robin. Its only view of a replica is the check: GET /healthz every 250 ms, out at the
+# first failure, back at the first success. MAXCONN is the global maxconn; DEFAULTS the lines
+# (timeouts, retries) the defaults section adds to `mode http` and the check.
+haproxy_round_robin() {
+    local lb=$1 maxconn=$2 defaults=$3 i=0 port
+    shift 3
+    cat <<CFG
+global
+    maxconn $maxconn
+defaults
+    mode http
+$defaults
+    option httpchk
+    http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host who
+    default-server check inter 250ms fall 1 rise 1
+frontend who
+    bind 127.0.0.1:$lb
+    default_backend who
+backend who
+    balance roundrobin
+CFG
+    for port in "$@"; do
+        i=$((i + 1))
+        echo "    server r$i 127.0.0.1:$port"
+    done
 }
 
 # is_podman: true when DOCKER names podman (podman's CLI differs from Docker's in a few places).

@@ -22,33 +22,15 @@ build_whod
 has_window=""
 grep -q -- --shutdown-delay <<<"$("$WHOD" --help)" && has_window=yes
 
-# haproxy_config LB_PORT SERVER_PORT...: the balancer. Its only view of a replica is the check.
+# haproxy_config LB_PORT SERVER_PORT...: the balancer (haproxy_round_robin), with no second
+# chance: a request sent to a replica that is gone fails.
 haproxy_config() {
-    local lb=$1 i=0 port
+    local lb=$1
     shift
-    cat <<CFG
-global
-    maxconn 4096
-defaults
-    mode http
-    timeout connect 1s
+    haproxy_round_robin "$lb" 4096 "    timeout connect 1s
     timeout client 30s
     timeout server 30s
-    # No second chance: a request sent to a replica that is gone fails.
-    retries 0
-    option httpchk
-    http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host who
-    default-server check inter 250ms fall 1 rise 1
-frontend who
-    bind 127.0.0.1:$lb
-    default_backend who
-backend who
-    balance roundrobin
-CFG
-    for port in "$@"; do
-        i=$((i + 1))
-        echo "    server r$i 127.0.0.1:$port"
-    done
+    retries 0" "$@"
 }
 
 run_window() {

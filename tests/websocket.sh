@@ -301,35 +301,17 @@ CFG
     stop_pids
 }
 
-# haproxy_balancer LB_PORT SERVER_PORT...: three replicas behind HAProxy, round robin, checking
-# /healthz every 250 ms: a replica whose window has begun (503) is out at its next check.
+# haproxy_balancer LB_PORT SERVER_PORT...: three replicas behind HAProxy (haproxy_round_robin):
+# a replica whose window has begun (503) is out at its next check; a WebSocket is a tunnel.
 haproxy_balancer() {
-    local lb=$1 i=0 port
+    local lb=$1
     shift
-    cat <<CFG
-global
-    maxconn 1024
-defaults
-    mode http
-    timeout connect 1s
+    haproxy_round_robin "$lb" 1024 "    timeout connect 1s
     timeout client 10s
     timeout server 10s
     timeout tunnel 60s
     retries 3
-    option redispatch
-    option httpchk
-    http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host who
-    default-server check inter 250ms fall 1 rise 1
-frontend who
-    bind 127.0.0.1:$lb
-    default_backend who
-backend who
-    balance roundrobin
-CFG
-    for port in "$@"; do
-        i=$((i + 1))
-        echo "    server r$i 127.0.0.1:$port"
-    done
+    option redispatch" "$@"
 }
 
 part_replicas() {
